@@ -1,0 +1,356 @@
+//! kv v2's stored records and the rules that change them: version numbering, pruning
+//! beyond `max_versions`, soft deletion and automatic deletion times.
+
+use std::collections::BTreeMap;
+
+use coffer_sdk::duration::format_go_duration;
+use coffer_sdk::{Result, Timestamp, storage};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value, json};
+
+use crate::layout;
+
+/// Versions kept per secret when neither the mount nor the secret sets `max_versions`.
+pub const DEFAULT_MAX_VERSIONS: u32 = 10;
+
+/// Mount-wide settings (`config`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Config {
+    /// Versions to keep per secret; 0 means [`DEFAULT_MAX_VERSIONS`].
+    pub max_versions: u32,
+    /// Whether every data write must carry `options.cas`.
+    pub cas_required: bool,
+    /// Seconds after which new versions are deleted: 0 = unset, negative = disabled
+    /// for every secret (Vault stores `-1s`).
+    pub delete_version_after: i64,
+}
+
+impl Config {
+    /// The stored configuration, or the defaults.
+    pub fn load() -> Result<Config> {
+        Ok(storage::get_json(layout::V2_CONFIG)?.unwrap_or_default())
+    }
+
+    /// Stores the configuration.
+    pub fn save(&self) -> Result<()> {
+        storage::put_json(layout::V2_CONFIG, self)
+    }
+}
+
+/// What is known about one version of a secret.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct VersionMeta {
+    /// When the version was written, nanoseconds since the epoch.
+    pub created_time: u64,
+    /// When the version is (or was) deleted; may lie in the future when set by
+    /// `delete_version_after`.
+    pub deletion_time: Option<u64>,
+    /// Whether the version's data has been destroyed for good.
+    pub destroyed: bool,
+}
+
+impl VersionMeta {
+    /// Whether the version counts as deleted at `now`. A deletion time equal to `now`
+    /// counts, so a delete followed by a read on a clock that has not moved (tests, a
+    /// coarse host clock) behaves as the client expects.
+    pub fn is_deleted(&self, now: Timestamp) -> bool {
+        self.deletion_time.is_some_and(|t| t <= now.as_nanos())
+    }
+
+    /// Whether the version's data can be read at `now`.
+    pub fn is_live(&self, now: Timestamp) -> bool {
+        !self.destroyed && !self.is_deleted(now)
+    }
+}
+
+/// The record kept per secret (`metadata/:path`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct KeyMetadata {
+    /// The versions still inside the `max_versions` window.
+    pub versions: BTreeMap<u64, VersionMeta>,
+    /// The newest version number; 0 before the first write.
+    pub current_version: u64,
+    /// Vault's sliding-window start: stays 0 until the first version is pruned.
+    pub oldest_version: u64,
+    /// When the record was created.
+    pub created_time: Option<u64>,
+    /// When the newest version was written (or the record created).
+    pub updated_time: Option<u64>,
+    /// Versions to keep for this secret; 0 defers to the mount.
+    pub max_versions: u32,
+    /// Whether writes to this secret must carry `options.cas`.
+    pub cas_required: bool,
+    /// Seconds after which new versions are deleted; 0 defers to the mount.
+    pub delete_version_after: i64,
+    /// User-provided key/value pairs describing the secret.
+    pub custom_metadata: BTreeMap<String, String>,
+}
+
+impl KeyMetadata {
+    /// A fresh record, as a metadata write creates it.
+    pub fn new(now: Timestamp) -> Self {
+        KeyMetadata {
+            created_time: Some(now.as_nanos()),
+            updated_time: Some(now.as_nanos()),
+            ..KeyMetadata::default()
+        }
+    }
+
+    /// The record of the secret at `path`, if any.
+    pub fn load(path: &str) -> Result<Option<KeyMetadata>> {
+        storage::get_json(&layout::v2_metadata(path))
+    }
+
+    /// Stores the record of the secret at `path`.
+    pub fn save(&self, path: &str) -> Result<()> {
+        storage::put_json(&layout::v2_metadata(path), self)
+    }
+
+    /// Records a new version written at `created` and slides the window of kept
+    /// versions. Returns the version numbers that fell out of the window, oldest first:
+    /// their data must be deleted.
+    ///
+    /// Follows Vault: the window size is the larger of the secret's and the mount's
+    /// `max_versions` (10 when both are 0), and `oldest_version` only moves once the
+    /// window is full.
+    pub fn add_version(
+        &mut self,
+        created: Timestamp,
+        deletion: Option<Timestamp>,
+        mount_max_versions: u32,
+    ) -> Vec<u64> {
+        let created = created.as_nanos();
+        self.current_version = self.current_version.saturating_add(1);
+        self.versions.insert(
+            self.current_version,
+            VersionMeta {
+                created_time: created,
+                deletion_time: deletion.map(Timestamp::as_nanos),
+                destroyed: false,
+            },
+        );
+        self.updated_time = Some(created);
+        self.created_time.get_or_insert(created);
+
+        let max = match self.max_versions.max(mount_max_versions) {
+            0 => DEFAULT_MAX_VERSIONS,
+            n => n,
+        };
+        let max = u64::from(max);
+        if self.current_version - self.oldest_version < max {
+            return Vec::new();
+        }
+        let newest_pruned = self.current_version - max;
+        let pruned: Vec<u64> = self
+            .versions
+            .range(..=newest_pruned)
+            .map(|(n, _)| *n)
+            .collect();
+        for n in &pruned {
+            self.versions.remove(n);
+        }
+        self.oldest_version = newest_pruned + 1;
+        pruned
+    }
+
+    /// The version metadata shown by data reads and writes.
+    pub fn version_json(&self, version: u64, meta: &VersionMeta) -> Value {
+        json!({
+            "created_time": time_string(Some(meta.created_time)),
+            "custom_metadata": self.custom_metadata_json(),
+            "deletion_time": time_string(meta.deletion_time),
+            "destroyed": meta.destroyed,
+            "version": version,
+        })
+    }
+
+    /// The full record as `GET metadata/:path` shows it.
+    pub fn to_json(&self) -> Value {
+        let versions: Map<String, Value> = self
+            .versions
+            .iter()
+            .map(|(n, v)| {
+                let shown = json!({
+                    "created_time": time_string(Some(v.created_time)),
+                    "deletion_time": time_string(v.deletion_time),
+                    "destroyed": v.destroyed,
+                });
+                (n.to_string(), shown)
+            })
+            .collect();
+        json!({
+            "cas_required": self.cas_required,
+            "created_time": time_string(self.created_time),
+            "current_version": self.current_version,
+            "custom_metadata": self.custom_metadata_json(),
+            "delete_version_after": format_go_duration(self.delete_version_after),
+            "max_versions": self.max_versions,
+            "oldest_version": self.oldest_version,
+            "updated_time": time_string(self.updated_time),
+            "versions": versions,
+        })
+    }
+
+    /// Vault shows no custom metadata as `null`, not `{}`.
+    fn custom_metadata_json(&self) -> Value {
+        if self.custom_metadata.is_empty() {
+            Value::Null
+        } else {
+            json!(self.custom_metadata)
+        }
+    }
+}
+
+/// When a version created at `created` is deleted automatically, if ever: after the
+/// smaller non-zero `delete_version_after` of mount and secret, never when the mount
+/// disabled the feature (negative) or neither sets it.
+pub fn auto_deletion_time(created: Timestamp, mount_dva: i64, key_dva: i64) -> Option<Timestamp> {
+    if mount_dva < 0 {
+        return None;
+    }
+    let after = match (mount_dva, key_dva.max(0)) {
+        (0, 0) => return None,
+        (0, key) => key,
+        (mount, 0) => mount,
+        (mount, key) => mount.min(key),
+    };
+    Some(created.add_secs(after))
+}
+
+/// A time as Vault shows it: RFC3339 with nanoseconds, or `""` when unset.
+pub fn time_string(nanos: Option<u64>) -> String {
+    nanos
+        .map(|n| Timestamp::from_nanos(n).to_rfc3339())
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn t(secs: u64) -> Timestamp {
+        Timestamp::from_secs(secs)
+    }
+
+    #[test]
+    fn first_write_starts_the_window() {
+        let mut m = KeyMetadata::default();
+        assert!(m.add_version(t(100), None, 0).is_empty());
+        assert_eq!(m.current_version, 1);
+        assert_eq!(m.oldest_version, 0);
+        assert_eq!(m.created_time, Some(t(100).as_nanos()));
+        assert!(m.add_version(t(200), None, 0).is_empty());
+        assert_eq!(m.created_time, Some(t(100).as_nanos()));
+        assert_eq!(m.updated_time, Some(t(200).as_nanos()));
+    }
+
+    #[test]
+    fn prunes_like_vault_with_the_default_of_ten() {
+        let mut m = KeyMetadata::default();
+        for i in 1..=9 {
+            assert!(m.add_version(t(i), None, 0).is_empty());
+        }
+        // The tenth write fills the window: nothing to delete yet, but the window
+        // start moves from 0 to 1, exactly as Vault reports oldest_version.
+        assert!(m.add_version(t(10), None, 0).is_empty());
+        assert_eq!(m.oldest_version, 1);
+        assert_eq!(m.add_version(t(11), None, 0), vec![1]);
+        assert_eq!(m.oldest_version, 2);
+        assert_eq!(
+            m.versions.keys().copied().collect::<Vec<_>>(),
+            (2..=11).collect::<Vec<_>>()
+        );
+    }
+
+    #[test]
+    fn shrinking_max_versions_prunes_several_at_once() {
+        let mut m = KeyMetadata::default();
+        for i in 1..=5 {
+            m.add_version(t(i), None, 0);
+        }
+        m.max_versions = 2;
+        assert_eq!(m.add_version(t(6), None, 0), vec![1, 2, 3, 4]);
+        assert_eq!(m.oldest_version, 5);
+        assert_eq!(m.versions.keys().copied().collect::<Vec<_>>(), vec![5, 6]);
+        assert_eq!(m.add_version(t(7), None, 0), vec![5]);
+    }
+
+    #[test]
+    fn the_larger_max_versions_wins() {
+        let mut m = KeyMetadata {
+            max_versions: 2,
+            ..KeyMetadata::default()
+        };
+        for i in 1..=3 {
+            m.add_version(t(i), None, 3);
+        }
+        assert_eq!(m.versions.len(), 3);
+        assert_eq!(m.add_version(t(4), None, 3), vec![1]);
+    }
+
+    #[test]
+    fn deletion_state() {
+        let v = VersionMeta {
+            created_time: 0,
+            deletion_time: Some(t(10).as_nanos()),
+            destroyed: false,
+        };
+        assert!(!v.is_deleted(t(9)));
+        assert!(v.is_deleted(t(10)));
+        assert!(v.is_live(t(9)));
+        assert!(!v.is_live(t(11)));
+        let destroyed = VersionMeta {
+            destroyed: true,
+            ..VersionMeta::default()
+        };
+        assert!(!destroyed.is_live(t(0)));
+    }
+
+    #[test]
+    fn automatic_deletion_time() {
+        assert_eq!(auto_deletion_time(t(100), 0, 0), None);
+        assert_eq!(auto_deletion_time(t(100), 10, 0), Some(t(110)));
+        assert_eq!(auto_deletion_time(t(100), 0, 20), Some(t(120)));
+        assert_eq!(auto_deletion_time(t(100), 30, 20), Some(t(120)));
+        assert_eq!(auto_deletion_time(t(100), 10, 20), Some(t(110)));
+        assert_eq!(auto_deletion_time(t(100), -1, 20), None);
+    }
+
+    #[test]
+    fn json_shapes() {
+        let mut m = KeyMetadata::default();
+        m.add_version(Timestamp::from_nanos(1_521_685_446_945_319_214), None, 0);
+        let v = m.versions[&1].clone();
+        assert_eq!(
+            m.version_json(1, &v),
+            json!({
+                "created_time": "2018-03-22T02:24:06.945319214Z",
+                "custom_metadata": null,
+                "deletion_time": "",
+                "destroyed": false,
+                "version": 1,
+            })
+        );
+        m.custom_metadata.insert("owner".into(), "ops".into());
+        m.delete_version_after = 3600;
+        let shown = m.to_json();
+        assert_eq!(shown["custom_metadata"], json!({"owner": "ops"}));
+        assert_eq!(shown["delete_version_after"], json!("1h0m0s"));
+        assert_eq!(shown["versions"]["1"]["deletion_time"], json!(""));
+        assert_eq!(shown["oldest_version"], json!(0));
+        assert_eq!(shown["current_version"], json!(1));
+    }
+
+    #[test]
+    fn stored_form_round_trips_and_tolerates_missing_fields() {
+        let mut m = KeyMetadata::new(t(5));
+        m.add_version(t(6), Some(t(7)), 0);
+        let text = serde_json::to_string(&m).unwrap();
+        assert_eq!(serde_json::from_str::<KeyMetadata>(&text).unwrap(), m);
+        let sparse: KeyMetadata = serde_json::from_str(r#"{"current_version":3}"#).unwrap();
+        assert_eq!(sparse.current_version, 3);
+    }
+}

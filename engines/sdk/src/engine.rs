@@ -1,0 +1,190 @@
+//! The trait an engine implements, and the glue between it and the WIT exports.
+
+use serde_json::{Map, Value};
+
+use crate::bindings::coffer::engine::types as wit;
+use crate::error::{Error, Result};
+use crate::request::{Mount, Request};
+use crate::router::Router;
+
+/// A secrets engine. Implement it on a unit struct and export it with
+/// [`export_engine!`](crate::export_engine).
+///
+/// The host creates a fresh instance of the engine for every call, so an engine keeps
+/// no state in memory between calls: everything lives in [`storage`](crate::storage).
+pub trait Engine {
+    /// Describes the engine. Called when the component is loaded; must not touch
+    /// storage.
+    fn info() -> Info;
+
+    /// Builds the routes for a request arriving through `mount`. Called once per
+    /// request, so it can depend on mount options (kv picks v1 or v2 routes by the
+    /// `version` option). An error here fails the request.
+    fn router(mount: &Mount) -> Result<Router>;
+
+    /// Renews a lease this engine granted as renewable: returns the new terms, or an
+    /// error to refuse. The default refuses with `unsupported operation`.
+    fn renew(lease: &Lease) -> Result<LeaseTerms> {
+        let _ = lease;
+        Err(Error::UnsupportedOperation)
+    }
+
+    /// Revokes a lease this engine granted, undoing whatever the secret gave access to.
+    /// An error makes the host retry later, so this must be safe to run more than once.
+    /// The default has nothing to undo and succeeds.
+    fn revoke(lease: &Lease) -> Result<()> {
+        let _ = lease;
+        Ok(())
+    }
+
+    /// Housekeeping, called about once a minute per mount (rolling back half-finished
+    /// work, tidying storage). The default does nothing.
+    fn periodic(mount: &Mount) -> Result<()> {
+        let _ = mount;
+        Ok(())
+    }
+}
+
+/// What an engine says about itself, from [`Engine::info`].
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Info {
+    /// The engine's name, e.g. `kv`.
+    pub name: String,
+    /// The engine's version, semver with a leading `v`, e.g. `v0.1.0`.
+    pub version: String,
+    /// One line describing the engine.
+    pub description: String,
+    /// Help for the engine's paths: (pattern, help text) pairs.
+    pub paths: Vec<(String, String)>,
+}
+
+impl Info {
+    /// Info with a name, a version (`v1.2.3`) and a one-line description.
+    pub fn new(
+        name: impl Into<String>,
+        version: impl Into<String>,
+        description: impl Into<String>,
+    ) -> Self {
+        Info {
+            name: name.into(),
+            version: version.into(),
+            description: description.into(),
+            paths: Vec::new(),
+        }
+    }
+
+    /// Adds help text for a path pattern.
+    pub fn path(mut self, pattern: impl Into<String>, help: impl Into<String>) -> Self {
+        self.paths.push((pattern.into(), help.into()));
+        self
+    }
+}
+
+/// A lease this engine granted, handed back for [`Engine::renew`] and
+/// [`Engine::revoke`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct Lease {
+    /// The lease id, e.g. `aws/creds/my-role/HyGTVuSGzjl9JDPfW4WAbgIc`.
+    pub id: String,
+    /// The request path inside the mount that created the secret, e.g. `creds/my-role`.
+    pub path: String,
+    /// When the lease was issued, in nanoseconds since the Unix epoch.
+    pub issue_time: u64,
+    /// The internal data the engine put into its [`LeaseGrant`](crate::LeaseGrant).
+    pub internal: Map<String, Value>,
+    /// The data the client received when the secret was issued.
+    pub data: Map<String, Value>,
+    /// For renew: the increment in seconds the client asked for, 0 for none.
+    pub increment: u64,
+    /// The mount the lease belongs to.
+    pub mount: Mount,
+}
+
+impl Lease {
+    fn from_wit(l: wit::Lease) -> Result<Self> {
+        Ok(Lease {
+            internal: parse_object(&l.internal, "lease internal data")?,
+            data: parse_object(&l.data, "lease data")?,
+            id: l.id,
+            path: l.path,
+            issue_time: l.issue_time,
+            increment: l.increment,
+            mount: Mount::from_wit(l.mount),
+        })
+    }
+}
+
+/// An empty string counts as an empty object: a lease granted without internal data.
+fn parse_object(text: &str, what: &str) -> Result<Map<String, Value>> {
+    if text.trim().is_empty() {
+        return Ok(Map::new());
+    }
+    match serde_json::from_str(text) {
+        Ok(Value::Object(map)) => Ok(map),
+        _ => Err(Error::internal(format!("{what} is not a JSON object"))),
+    }
+}
+
+/// New terms for a renewed lease; the host applies the mount's caps on top.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct LeaseTerms {
+    /// The new TTL in seconds; 0 means the mount's default.
+    pub ttl: u64,
+    /// The new maximum TTL in seconds; 0 means the mount's maximum.
+    pub max_ttl: u64,
+}
+
+/// Runs one request through the engine's router: the path every exported request
+/// function takes. Public for tests that want to exercise an engine natively.
+pub fn dispatch<E: Engine>(req: Request) -> Result<crate::Response> {
+    let router = E::router(req.mount())?;
+    router.handle(req)
+}
+
+/// The glue the [`export_engine!`](crate::export_engine) macro expands to. Not a
+/// stable API.
+#[doc(hidden)]
+pub mod glue {
+    use super::*;
+
+    pub fn info<E: Engine>() -> wit::EngineInfo {
+        let info = E::info();
+        wit::EngineInfo {
+            name: info.name,
+            version: info.version,
+            description: info.description,
+            paths: info.paths,
+        }
+    }
+
+    pub fn request<E: Engine>(
+        req: wit::Request,
+    ) -> core::result::Result<wit::Response, wit::Error> {
+        Request::from_wit(req)
+            .and_then(dispatch::<E>)
+            .and_then(crate::Response::into_wit)
+            .map_err(Error::into_wit)
+    }
+
+    pub fn renew<E: Engine>(
+        lease: wit::Lease,
+    ) -> core::result::Result<wit::LeaseTerms, wit::Error> {
+        Lease::from_wit(lease)
+            .and_then(|l| E::renew(&l))
+            .map(|t| wit::LeaseTerms {
+                ttl: t.ttl,
+                max_ttl: t.max_ttl,
+            })
+            .map_err(Error::into_wit)
+    }
+
+    pub fn revoke<E: Engine>(lease: wit::Lease) -> core::result::Result<(), wit::Error> {
+        Lease::from_wit(lease)
+            .and_then(|l| E::revoke(&l))
+            .map_err(Error::into_wit)
+    }
+
+    pub fn periodic<E: Engine>(mount: wit::Mount) -> core::result::Result<(), wit::Error> {
+        E::periodic(&Mount::from_wit(mount)).map_err(Error::into_wit)
+    }
+}

@@ -1,0 +1,219 @@
+//! # coffer-sdk: write Coffer secrets engines in Rust
+//!
+//! A Coffer secrets engine is a WebAssembly component implementing the WIT world
+//! `coffer:engine/secrets-engine` (see `wit/` in the Coffer repository). This crate
+//! generates the bindings for that world and wraps them so that an engine is a set of
+//! plain handler functions:
+//!
+//! * [`Engine`] — the trait an engine implements: [`Engine::info`], [`Engine::router`]
+//!   and optionally [`Engine::renew`], [`Engine::revoke`] and [`Engine::periodic`];
+//! * [`export_engine!`] — exports an [`Engine`] as the component's `engine` interface;
+//! * [`Router`] — maps path patterns (`roles/{name}`, `data/{path+}`) and operations to
+//!   handlers, answering `unsupported path`/`unsupported operation` for the rest;
+//! * [`Request`] — the operation, path, captured path parameters, mount and caller, and
+//!   typed field access with Vault's lenient conversions ([`FromField`]);
+//! * [`Response`] and [`LeaseGrant`] — data, warnings, refresh interval, lease;
+//! * [`Error`] — one variant per HTTP status the host can answer with;
+//! * [`storage`], [`clock`], [`random`], [`log`] — the host's imports. An engine's
+//!   component imports only those it really calls (the host refuses components that
+//!   import something not granted to them).
+//! * [`Timestamp`], [`Seconds`] and [`duration`] — Vault's time and duration formats.
+//!
+//! ## Example
+//!
+//! A complete engine that stores a greeting per name:
+//!
+//! ```
+//! use coffer_sdk::{Engine, Error, Info, Mount, Request, Response, Result, Router, storage};
+//! use serde_json::json;
+//!
+//! pub struct Greeter;
+//!
+//! impl Engine for Greeter {
+//!     fn info() -> Info {
+//!         Info::new("greeter", "v0.1.0", "Stores a greeting per name")
+//!             .path("greetings/{name}", "Read, write or delete a greeting.")
+//!     }
+//!
+//!     fn router(_mount: &Mount) -> Result<Router> {
+//!         let mut router = Router::new();
+//!         router
+//!             .path("greetings/{name}")
+//!             .read(read)
+//!             .write(write)
+//!             .delete(|req| {
+//!                 storage::delete(&key(req)?)?;
+//!                 Ok(Response::empty())
+//!             })
+//!             .fields(&["greeting"]);
+//!         router.path("greetings").list(|_| Ok(Response::keys(storage::list("greetings/")?)));
+//!         Ok(router)
+//!     }
+//! }
+//!
+//! fn key(req: &Request) -> Result<String> {
+//!     Ok(format!("greetings/{}", req.require::<String>("name")?))
+//! }
+//!
+//! fn read(req: &Request) -> Result<Response> {
+//!     let greeting: String = storage::get_json(&key(req)?)?.ok_or_else(Error::not_found)?;
+//!     Ok(Response::data(json!({ "greeting": greeting })))
+//! }
+//!
+//! fn write(req: &Request) -> Result<Response> {
+//!     let greeting: String = req.require("greeting")?;
+//!     if greeting.len() > 100 {
+//!         return Err(Error::invalid("greeting is too long"));
+//!     }
+//!     storage::put_json(&key(req)?, &greeting)?;
+//!     Ok(Response::empty())
+//! }
+//!
+//! coffer_sdk::export_engine!(Greeter);
+//! # fn main() {
+//! #     use coffer_sdk::{Operation, testing};
+//! #     testing::reset();
+//! #     let write = Request::new(Operation::Update, "greetings/bob")
+//! #         .with_data(testing::object(json!({"greeting": "hi"})));
+//! #     testing::call::<Greeter>(write).unwrap();
+//! #     let read = testing::call::<Greeter>(Request::new(Operation::Read, "greetings/bob")).unwrap();
+//! #     assert_eq!(read.data_value(), Some(&json!({"greeting": "hi"})));
+//! # }
+//! ```
+//!
+//! Build the engine crate (`crate-type = ["cdylib"]`) for `wasm32-unknown-unknown` and
+//! turn the module into a component with `wasm-tools component new engine.wasm -o
+//! engine.component.wasm`; the component type is embedded by this crate, nothing else
+//! is needed. Use `panic = "abort"`: a panic traps, which fails only that request.
+//!
+//! ## Testing engines natively
+//!
+//! When compiled for a non-wasm target (`cargo test`), the host imports are replaced
+//! by an in-memory fake: storage is a map, the clock is fixed until moved, randomness
+//! is deterministic. [`testing`] holds the controls and [`testing::call`] runs a request
+//! through an engine's router exactly as the exported functions do.
+//!
+//! ## Conventions that keep engines Vault-compatible
+//!
+//! * A read of nothing is `Err(Error::not_found())` (`404 {"errors":[]}`).
+//! * Validation failures are `Error::invalid(..)` (`400`); reserve
+//!   `Error::internal(..)` for the engine's own failures.
+//! * Writes that return nothing answer `Response::empty()` (`204`).
+//! * Never put secret values into errors or log messages.
+
+#![deny(unsafe_code)]
+#![warn(missing_docs)]
+
+// Lets the generated bindings and the export macros name this crate as `::coffer_sdk`
+// both here and in the engine crates that expand them.
+extern crate self as coffer_sdk;
+
+/// Bindings generated by `wit-bindgen` for the world `coffer:engine/secrets-engine`.
+///
+/// Engines rarely need them directly; they are public so the export macro can reach
+/// them from the engine's crate.
+#[allow(missing_docs, unsafe_code, clippy::all)]
+pub mod bindings {
+    wit_bindgen::generate!({
+        world: "secrets-engine",
+        path: "../../wit",
+        pub_export_macro: true,
+        export_macro_name: "export",
+        default_bindings_module: "::coffer_sdk::bindings",
+        runtime_path: "::coffer_sdk::__private::wit_bindgen::rt",
+    });
+}
+
+mod engine;
+mod error;
+mod fields;
+mod host;
+mod request;
+mod response;
+mod router;
+mod time;
+
+pub mod clock;
+pub mod duration;
+pub mod log;
+pub mod random;
+pub mod storage;
+
+#[cfg(not(target_arch = "wasm32"))]
+pub mod testing;
+
+pub use duration::Seconds;
+pub use engine::{Engine, Info, Lease, LeaseTerms, dispatch};
+pub use error::{Error, Result};
+pub use fields::{FromField, parse_bool};
+pub use request::{Caller, Mount, Operation, Request};
+pub use response::{LeaseGrant, Response};
+pub use router::{Handler, Pattern, Route, Router};
+pub use time::Timestamp;
+
+/// Re-exported so engines use the same `serde_json` as the SDK's types.
+pub use serde_json;
+
+/// Items the macros expand to. Not a stable API.
+#[doc(hidden)]
+pub mod __private {
+    pub use crate::bindings::coffer::engine::types as wit;
+    pub use crate::bindings::exports::coffer::engine::engine::Guest;
+    pub use crate::engine::glue;
+    pub use wit_bindgen;
+}
+
+/// Exports an [`Engine`] as the component's `coffer:engine/engine` interface.
+///
+/// Use it once, at the top level of the engine's `cdylib` crate:
+///
+/// ```ignore
+/// pub struct Kv;
+/// impl coffer_sdk::Engine for Kv { /* ... */ }
+/// coffer_sdk::export_engine!(Kv);
+/// ```
+#[macro_export]
+macro_rules! export_engine {
+    ($engine:ty) => {
+        const _: () = {
+            use $crate::__private::{glue, wit};
+
+            // Natively the struct is only type-checked (see below), never used.
+            #[allow(dead_code)]
+            struct CofferEngineExport;
+
+            impl $crate::__private::Guest for CofferEngineExport {
+                fn info() -> wit::EngineInfo {
+                    glue::info::<$engine>()
+                }
+                fn read(req: wit::Request) -> ::core::result::Result<wit::Response, wit::Error> {
+                    glue::request::<$engine>(req)
+                }
+                fn write(req: wit::Request) -> ::core::result::Result<wit::Response, wit::Error> {
+                    glue::request::<$engine>(req)
+                }
+                fn delete(req: wit::Request) -> ::core::result::Result<wit::Response, wit::Error> {
+                    glue::request::<$engine>(req)
+                }
+                fn list(req: wit::Request) -> ::core::result::Result<wit::Response, wit::Error> {
+                    glue::request::<$engine>(req)
+                }
+                fn renew(lease: wit::Lease) -> ::core::result::Result<wit::LeaseTerms, wit::Error> {
+                    glue::renew::<$engine>(lease)
+                }
+                fn revoke(lease: wit::Lease) -> ::core::result::Result<(), wit::Error> {
+                    glue::revoke::<$engine>(lease)
+                }
+                fn periodic(mount: wit::Mount) -> ::core::result::Result<(), wit::Error> {
+                    glue::periodic::<$engine>(mount)
+                }
+            }
+
+            // The component's export symbols are named like `coffer:engine/engine@0.1.0#read`,
+            // which native linkers reject in a cdylib's symbol list; they mean nothing
+            // outside wasm anyway, so native builds (unit tests) leave them out.
+            #[cfg(target_arch = "wasm32")]
+    $crate::bindings::export!(CofferEngineExport with_types_in $crate::bindings);
+        };
+    };
+}

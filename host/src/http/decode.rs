@@ -1,0 +1,205 @@
+//! HTTP request → [`LogicalRequest`].
+
+use axum::extract::Request;
+use axum::http::{HeaderMap, StatusCode, header};
+use serde_json::{Map, Value};
+
+use crate::api::{ApiError, LogicalRequest, Operation};
+
+/// Decodes method, path, query, body and token. Errors are already in Vault's shape.
+pub async fn decode(req: Request, max_body: usize) -> Result<LogicalRequest, ApiError> {
+    let (parts, body) = req.into_parts();
+    let raw_path = parts.uri.path();
+    let Some(rest) = raw_path.strip_prefix("/v1/") else {
+        return Err(ApiError::not_found());
+    };
+    let path = percent_decode(rest)?;
+    let query: Vec<(String, String)> = parts
+        .uri
+        .query()
+        .map(|q| {
+            url::form_urlencoded::parse(q.as_bytes())
+                .into_owned()
+                .collect()
+        })
+        .unwrap_or_default();
+    let flag = |name: &str| -> Result<bool, ApiError> {
+        match query.iter().find(|(k, _)| k == name) {
+            None => Ok(false),
+            Some((_, v)) => parse_go_bool(v).ok_or_else(|| {
+                ApiError::bad_request(format!(
+                    "error parsing {name} parameter: invalid syntax {v:?}"
+                ))
+            }),
+        }
+    };
+    let list = flag("list")?;
+    let help = flag("help")?;
+
+    let mut operation = match parts.method.as_str() {
+        "GET" | "HEAD" => Operation::Read,
+        "POST" | "PUT" => Operation::Update,
+        "DELETE" => Operation::Delete,
+        "LIST" => Operation::List,
+        "PATCH" => Operation::Patch,
+        _ => {
+            return Err(ApiError {
+                status: StatusCode::METHOD_NOT_ALLOWED,
+                errors: Vec::new(),
+            });
+        }
+    };
+    if operation == Operation::Read && list {
+        operation = Operation::List;
+    }
+    if operation == Operation::Patch
+        && content_type(&parts.headers) != Some("application/merge-patch+json")
+    {
+        return Err(ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "PATCH requires Content-Type application/merge-patch+json",
+        ));
+    }
+
+    let bytes = axum::body::to_bytes(body, max_body).await.map_err(|_| {
+        ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "http: request body too large",
+        )
+    })?;
+    let mut data = parse_body(&bytes, &parts.headers)?;
+    if matches!(
+        operation,
+        Operation::Read | Operation::List | Operation::Delete
+    ) {
+        for (k, v) in query {
+            if k != "list" && k != "help" {
+                data.insert(k, Value::String(v));
+            }
+        }
+    }
+
+    let mut path = path;
+    if operation == Operation::List && !path.ends_with('/') && !path.is_empty() {
+        path.push('/');
+    }
+    Ok(LogicalRequest {
+        id: uuid::Uuid::new_v4().to_string(),
+        operation,
+        path,
+        data,
+        token: token(&parts.headers),
+        help,
+    })
+}
+
+fn content_type(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| v.split(';').next().unwrap_or("").trim())
+}
+
+fn token(headers: &HeaderMap) -> Option<String> {
+    if let Some(t) = headers.get("x-vault-token").and_then(|v| v.to_str().ok()) {
+        return Some(t.trim().to_string());
+    }
+    headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| {
+            v.strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("bearer "))
+        })
+        .map(|t| t.trim().to_string())
+}
+
+fn parse_body(bytes: &[u8], headers: &HeaderMap) -> Result<Map<String, Value>, ApiError> {
+    let trimmed = bytes.trim_ascii();
+    if trimmed.is_empty() {
+        return Ok(Map::new());
+    }
+    let is_form = content_type(headers) == Some("application/x-www-form-urlencoded")
+        && !matches!(trimmed.first(), Some(b'{') | Some(b'['));
+    if is_form {
+        let mut map: Map<String, Value> = Map::new();
+        for (k, v) in url::form_urlencoded::parse(trimmed) {
+            let joined = match map.get(k.as_ref()).and_then(Value::as_str) {
+                Some(prev) => format!("{prev},{v}"),
+                None => v.into_owned(),
+            };
+            map.insert(k.into_owned(), Value::String(joined));
+        }
+        return Ok(map);
+    }
+    match serde_json::from_slice::<Value>(trimmed) {
+        Ok(Value::Object(map)) => Ok(map),
+        Ok(Value::Null) => Ok(Map::new()),
+        Ok(_) => Err(ApiError::bad_request(
+            "error parsing JSON: request body must be a JSON object",
+        )),
+        Err(e) => Err(ApiError::bad_request(format!("error parsing JSON: {e}"))),
+    }
+}
+
+/// Go's `strconv.ParseBool`.
+fn parse_go_bool(v: &str) -> Option<bool> {
+    match v {
+        "1" | "t" | "T" | "TRUE" | "true" | "True" => Some(true),
+        "0" | "f" | "F" | "FALSE" | "false" | "False" => Some(false),
+        _ => None,
+    }
+}
+
+fn percent_decode(s: &str) -> Result<String, ApiError> {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = bytes
+                .get(i + 1..i + 3)
+                .and_then(|h| std::str::from_utf8(h).ok());
+            let byte = hex.and_then(|h| u8::from_str_radix(h, 16).ok());
+            match byte {
+                Some(b) => {
+                    out.push(b);
+                    i += 3;
+                    continue;
+                }
+                None => return Err(ApiError::bad_request("invalid percent-encoding in path")),
+            }
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8(out).map_err(|_| ApiError::bad_request("path is not valid UTF-8"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn go_bools_and_percent_paths() {
+        assert_eq!(parse_go_bool("True"), Some(true));
+        assert_eq!(parse_go_bool("maybe"), None);
+        assert_eq!(percent_decode("a%2Fb%20c").unwrap(), "a/b c");
+        assert!(percent_decode("a%zz").is_err());
+    }
+
+    #[test]
+    fn form_bodies_join_repeated_keys() {
+        let mut h = HeaderMap::new();
+        h.insert(
+            header::CONTENT_TYPE,
+            "application/x-www-form-urlencoded".parse().unwrap(),
+        );
+        let m = parse_body(b"a=1&a=2&b=x", &h).unwrap();
+        assert_eq!(m["a"], "1,2");
+        assert_eq!(m["b"], "x");
+        assert!(parse_body(b"[1]", &HeaderMap::new()).is_err());
+        assert!(parse_body(b"{oops", &HeaderMap::new()).is_err());
+        assert!(parse_body(b"null", &HeaderMap::new()).unwrap().is_empty());
+    }
+}

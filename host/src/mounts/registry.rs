@@ -1,0 +1,234 @@
+//! Live mounts: the persisted table plus, for each mount, its loaded engine.
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+
+use crate::plugins::{EngineCatalog, PluginError};
+use crate::runtime::LoadedEngine;
+use crate::storage::{SharedBackend, View};
+
+use super::{MountEntry, MountError, MountTable};
+
+/// A mount ready to serve requests.
+pub struct MountHandle {
+    /// The mount's table row.
+    pub entry: MountEntry,
+    /// The engine serving it.
+    pub engine: Arc<LoadedEngine>,
+    /// Serialises mutating calls on this mount. Engines read-modify-write several keys
+    /// per request (kv's check-and-set reads the version then writes), and storage has
+    /// no transactions across calls, so concurrent writers would race.
+    pub writes: tokio::sync::Mutex<()>,
+    /// The mount's storage.
+    pub storage: View,
+}
+
+#[derive(Default)]
+struct State {
+    table: MountTable,
+    handles: HashMap<String, Arc<MountHandle>>,
+    failures: HashMap<String, String>,
+}
+
+/// Why a mount operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum RegistryError {
+    /// A table-level problem (in use, invalid path, storage).
+    #[error(transparent)]
+    Table(#[from] MountError),
+    /// The engine could not be loaded.
+    #[error(transparent)]
+    Plugin(#[from] PluginError),
+    /// No mount at the path.
+    #[error("No secret engine mount at {0}")]
+    NotMounted(String),
+    /// The lock was poisoned by a panic elsewhere.
+    #[error("mount table lock poisoned")]
+    Poisoned,
+}
+
+/// The mount table and the engines behind it.
+pub struct Mounts {
+    backend: SharedBackend,
+    catalog: Arc<EngineCatalog>,
+    state: RwLock<State>,
+    /// Serialises enable/disable/tune so load-then-insert sequences don't interleave.
+    admin: tokio::sync::Mutex<()>,
+}
+
+/// What routing a request found.
+pub enum Routed<'a> {
+    /// A live mount and the path inside it.
+    Mount(Arc<MountHandle>, &'a str),
+    /// A mount whose engine failed to load.
+    Broken(String, String),
+    /// Nothing mounted there.
+    None,
+}
+
+impl Mounts {
+    /// Loads the persisted table and each mount's engine. A mount whose engine fails to
+    /// load stays in the table (its data is kept) and answers 500 until fixed.
+    pub async fn open(
+        backend: SharedBackend,
+        catalog: Arc<EngineCatalog>,
+    ) -> Result<Self, RegistryError> {
+        let table = MountTable::load(&backend)?;
+        let mut state = State {
+            table,
+            ..State::default()
+        };
+        let entries: Vec<MountEntry> = state.table.entries().cloned().collect();
+        for entry in entries {
+            match catalog.load(&entry.kind).await {
+                Ok(engine) => {
+                    let handle = Self::handle(&backend, entry.clone(), engine);
+                    state.handles.insert(entry.path.clone(), handle);
+                }
+                Err(e) => {
+                    tracing::error!(mount = %entry.path, engine = %entry.kind, error = %e, "mount's engine failed to load");
+                    state.failures.insert(entry.path.clone(), e.to_string());
+                }
+            }
+        }
+        Ok(Self {
+            backend,
+            catalog,
+            state: RwLock::new(state),
+            admin: tokio::sync::Mutex::new(()),
+        })
+    }
+
+    fn handle(
+        backend: &SharedBackend,
+        mut entry: MountEntry,
+        engine: Arc<LoadedEngine>,
+    ) -> Arc<MountHandle> {
+        entry.running_sha256 = engine.sha256.clone();
+        entry.running_version = engine.info.version.clone();
+        let storage = View::new(backend.clone(), entry.storage_prefix());
+        Arc::new(MountHandle {
+            entry,
+            engine,
+            writes: tokio::sync::Mutex::new(()),
+            storage,
+        })
+    }
+
+    /// The catalog engines come from.
+    pub fn catalog(&self) -> &EngineCatalog {
+        &self.catalog
+    }
+
+    /// Finds the mount serving `path`.
+    pub fn route<'a>(&self, path: &'a str) -> Routed<'a> {
+        let Ok(state) = self.state.read() else {
+            return Routed::None;
+        };
+        let Some((entry, rest)) = state.table.route(path) else {
+            return Routed::None;
+        };
+        match state.handles.get(&entry.path) {
+            Some(h) => Routed::Mount(h.clone(), rest),
+            None => Routed::Broken(
+                entry.path.clone(),
+                state
+                    .failures
+                    .get(&entry.path)
+                    .cloned()
+                    .unwrap_or_else(|| "engine not loaded".into()),
+            ),
+        }
+    }
+
+    /// Every mount's current row (with running version and digest).
+    pub fn list(&self) -> Vec<MountEntry> {
+        let Ok(state) = self.state.read() else {
+            return Vec::new();
+        };
+        state
+            .table
+            .entries()
+            .map(|e| {
+                state
+                    .handles
+                    .get(&e.path)
+                    .map(|h| h.entry.clone())
+                    .unwrap_or_else(|| e.clone())
+            })
+            .collect()
+    }
+
+    /// The row of the mount at exactly `path`.
+    pub fn get(&self, path: &str) -> Option<MountEntry> {
+        self.list().into_iter().find(|e| e.path == path)
+    }
+
+    /// Mounts a new engine. The engine is loaded (compiled, checked) before anything is
+    /// recorded, so a bad component leaves no trace.
+    pub async fn enable(&self, entry: MountEntry) -> Result<(), RegistryError> {
+        let _admin = self.admin.lock().await;
+        {
+            // Fail fast on a taken path before paying for a compile.
+            let state = self.state.read().map_err(|_| RegistryError::Poisoned)?;
+            state.table.clone().insert(entry.clone())?;
+        }
+        let engine = self.catalog.load(&entry.kind).await?;
+        let mut state = self.state.write().map_err(|_| RegistryError::Poisoned)?;
+        let mut table = state.table.clone();
+        table.insert(entry.clone())?;
+        table.save(&self.backend)?;
+        state.table = table;
+        let handle = Self::handle(&self.backend, entry.clone(), engine);
+        state.handles.insert(entry.path.clone(), handle);
+        Ok(())
+    }
+
+    /// Unmounts `path` and deletes its data. Returns false if nothing was mounted there.
+    pub async fn disable(&self, path: &str) -> Result<bool, RegistryError> {
+        let _admin = self.admin.lock().await;
+        let removed = {
+            let mut state = self.state.write().map_err(|_| RegistryError::Poisoned)?;
+            let mut table = state.table.clone();
+            let Some(entry) = table.remove(path) else {
+                return Ok(false);
+            };
+            table.save(&self.backend)?;
+            state.table = table;
+            state.handles.remove(path);
+            state.failures.remove(path);
+            entry
+        };
+        // The table no longer points at the data, so a crash here only leaves unreachable
+        // bytes behind; the next disable-free start could sweep them.
+        View::new(self.backend.clone(), removed.storage_prefix())
+            .clear()
+            .map_err(MountError::from)?;
+        Ok(true)
+    }
+
+    /// Applies `change` to the mount at `path` and persists it.
+    pub async fn update(
+        &self,
+        path: &str,
+        change: impl FnOnce(&mut MountEntry) -> Result<(), String>,
+    ) -> Result<Result<(), String>, RegistryError> {
+        let _admin = self.admin.lock().await;
+        let mut state = self.state.write().map_err(|_| RegistryError::Poisoned)?;
+        let mut table = state.table.clone();
+        let Some(entry) = table.get_mut(path) else {
+            return Err(RegistryError::NotMounted(path.to_string()));
+        };
+        if let Err(msg) = change(entry) {
+            return Ok(Err(msg));
+        }
+        let entry = entry.clone();
+        table.save(&self.backend)?;
+        state.table = table;
+        if let Some(old) = state.handles.get(path).cloned() {
+            let handle = Self::handle(&self.backend, entry, old.engine.clone());
+            state.handles.insert(path.to_string(), handle);
+        }
+        Ok(Ok(()))
+    }
+}

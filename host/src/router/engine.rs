@@ -1,0 +1,235 @@
+//! Turning a request into an engine call and the engine's answer into a response.
+
+use std::sync::Arc;
+
+use axum::http::StatusCode;
+use serde_json::value::RawValue;
+
+use crate::api::{ApiError, Body, LogicalRequest, LogicalResponse, Operation};
+use crate::app::App;
+use crate::auth::Caller;
+use crate::mounts::MountHandle;
+use crate::runtime::bindings::{self as wit, EngineError};
+use crate::runtime::{CallContext, EngineFault};
+
+/// Calls the engine behind `handle` for `req`, whose path inside the mount is `rest`.
+pub async fn call(
+    app: &App,
+    handle: &Arc<MountHandle>,
+    req: &LogicalRequest,
+    rest: &str,
+    caller: &Caller,
+) -> LogicalResponse {
+    if req.help {
+        return help(handle);
+    }
+    let mount = wit_mount(handle);
+    let request = wit::Request {
+        operation: match req.operation {
+            Operation::Read => wit::Operation::Read,
+            Operation::Create => wit::Operation::Create,
+            Operation::Update => wit::Operation::Update,
+            Operation::Delete => wit::Operation::Delete,
+            Operation::List => wit::Operation::List,
+            Operation::Patch => wit::Operation::Patch,
+        },
+        path: rest.to_string(),
+        data: serde_json::Value::Object(req.data.clone()).to_string(),
+        mount,
+        caller: wit::Caller {
+            display_name: caller.display_name.clone(),
+            policies: caller.policies.clone(),
+            entity_id: String::new(),
+        },
+        request_id: req.id.clone(),
+    };
+    let ctx = CallContext {
+        storage: handle.storage.clone(),
+        mount_path: Arc::from(handle.entry.path.as_str()),
+    };
+    let op = req.operation;
+    let mutating = !matches!(op, Operation::Read | Operation::List);
+    let _write_guard = if mutating {
+        Some(handle.writes.lock().await)
+    } else {
+        None
+    };
+    let result = app
+        .runtime
+        .call(&handle.engine, ctx, move |e, store| {
+            Box::pin(async move {
+                let guest = e.coffer_engine_engine();
+                match op {
+                    Operation::Read => guest.call_read(store, &request).await,
+                    Operation::List => guest.call_list(store, &request).await,
+                    Operation::Delete => guest.call_delete(store, &request).await,
+                    Operation::Create | Operation::Update | Operation::Patch => {
+                        guest.call_write(store, &request).await
+                    }
+                }
+            })
+        })
+        .await;
+    match result {
+        Err(fault) => fault_response(&handle.entry.path, fault),
+        Ok(Err(err)) => engine_error(handle, req, err),
+        Ok(Ok(resp)) => success(app, handle, req, resp),
+    }
+}
+
+/// The mount as the engine sees it.
+pub fn wit_mount(handle: &MountHandle) -> wit::Mount {
+    wit::Mount {
+        path: handle.entry.path.clone(),
+        accessor: handle.entry.accessor.clone(),
+        options: handle
+            .entry
+            .options
+            .as_ref()
+            .map(|o| o.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+            .unwrap_or_default(),
+        default_lease_ttl: handle.entry.default_ttl(),
+        max_lease_ttl: handle.entry.max_ttl(),
+    }
+}
+
+fn fault_response(mount: &str, fault: EngineFault) -> LogicalResponse {
+    tracing::error!(mount, error = %fault, "engine call failed");
+    ApiError::internal(format!("{fault} (mount {mount})")).into()
+}
+
+fn engine_error(handle: &MountHandle, req: &LogicalRequest, err: EngineError) -> LogicalResponse {
+    match err {
+        EngineError::InvalidRequest(m) => ApiError::bad_request(m).into(),
+        EngineError::NotFound(None) => ApiError::not_found().into(),
+        EngineError::NotFound(Some(data)) => match checked_object(&handle.engine.name, data) {
+            Ok(raw) => envelope(handle, StatusCode::NOT_FOUND, Some(raw), 0, Vec::new()),
+            Err(e) => e.into(),
+        },
+        EngineError::UnsupportedPath => ApiError::unsupported_path().into(),
+        EngineError::UnsupportedOperation => ApiError::unsupported_operation().into(),
+        EngineError::PermissionDenied(m) => ApiError::new(StatusCode::FORBIDDEN, m).into(),
+        EngineError::UpstreamRateLimited(m) => ApiError::new(StatusCode::BAD_GATEWAY, m).into(),
+        EngineError::Internal(m) => {
+            tracing::warn!(mount = %handle.entry.path, path = %req.path, error = %m, "engine returned an internal error");
+            ApiError::internal(m).into()
+        }
+    }
+}
+
+fn success(
+    app: &App,
+    handle: &MountHandle,
+    req: &LogicalRequest,
+    resp: wit::Response,
+) -> LogicalResponse {
+    let limit = handle.engine.limits.max_response_bytes;
+    let size = resp.data.as_ref().map_or(0, String::len)
+        + resp.warnings.iter().map(String::len).sum::<usize>();
+    if size > limit {
+        return fault_response(
+            &handle.entry.path,
+            EngineFault::ResponseTooLarge {
+                engine: handle.engine.name.to_string(),
+                size,
+                limit,
+            },
+        );
+    }
+    if resp.lease.is_some() {
+        // Leases arrive with the lease manager; refuse rather than hand out a secret
+        // nobody will ever revoke.
+        let _ = app;
+        return ApiError::internal(format!(
+            "engine {:?} returned a leased secret, but this server has no lease manager yet",
+            handle.engine.name
+        ))
+        .into();
+    }
+    let data = match resp
+        .data
+        .map(|d| checked_object(&handle.engine.name, d))
+        .transpose()
+    {
+        Ok(d) => d,
+        Err(e) => return e.into(),
+    };
+    if req.operation == Operation::List {
+        let has_keys = data.as_ref().is_some_and(|d| !list_is_empty(d));
+        if !has_keys && resp.warnings.is_empty() {
+            return ApiError::not_found().into();
+        }
+    }
+    if data.is_none() && resp.warnings.is_empty() {
+        return LogicalResponse::NoContent;
+    }
+    let lease_duration = match resp.refresh_interval {
+        Some(0) => handle.entry.default_ttl(),
+        Some(n) => n,
+        None => 0,
+    };
+    envelope(handle, StatusCode::OK, data, lease_duration, resp.warnings)
+}
+
+fn envelope(
+    handle: &MountHandle,
+    status: StatusCode,
+    data: Option<String>,
+    lease_duration: u64,
+    warnings: Vec<String>,
+) -> LogicalResponse {
+    LogicalResponse::Envelope {
+        status,
+        data: data.map(Body::Raw),
+        lease_id: String::new(),
+        renewable: false,
+        lease_duration,
+        warnings,
+        auth: None,
+        mount_type: handle.entry.kind.clone(),
+        injected: false,
+    }
+}
+
+/// Verifies engine output is a JSON object without building a tree of it.
+fn checked_object(engine: &str, data: String) -> Result<String, ApiError> {
+    let bad = |reason: String| {
+        ApiError::internal(
+            EngineFault::BadOutput {
+                engine: engine.to_string(),
+                reason,
+            }
+            .to_string(),
+        )
+    };
+    let raw: Box<RawValue> =
+        serde_json::from_str(&data).map_err(|e| bad(format!("invalid JSON: {e}")))?;
+    if !raw.get().trim_start().starts_with('{') {
+        return Err(bad("data is not a JSON object".into()));
+    }
+    Ok(data)
+}
+
+fn list_is_empty(data: &str) -> bool {
+    #[derive(serde::Deserialize)]
+    struct Keys {
+        #[serde(default)]
+        keys: Option<Vec<serde::de::IgnoredAny>>,
+    }
+    serde_json::from_str::<Keys>(data)
+        .ok()
+        .and_then(|k| k.keys)
+        .is_none_or(|k| k.is_empty())
+}
+
+fn help(handle: &MountHandle) -> LogicalResponse {
+    let info = &handle.engine.info;
+    let mut text = format!("## DESCRIPTION\n\n{}\n\n## PATHS\n", info.description);
+    for (pattern, help) in &info.paths {
+        text.push_str(&format!("\n    {pattern}\n        {help}\n"));
+    }
+    LogicalResponse::data(
+        serde_json::json!({ "help": text, "see_also": null }),
+        &handle.entry.kind,
+    )
+}

@@ -1,0 +1,51 @@
+//! Dispatch of an authenticated request: `sys/`, `auth/token/`, or a mounted engine.
+
+mod engine;
+
+use crate::api::{ApiError, LogicalRequest, LogicalResponse};
+use crate::app::App;
+use crate::mounts::Routed;
+use crate::sys;
+
+/// sys paths answered without a token (Vault's unauthenticated paths).
+fn is_unauthenticated(path: &str) -> bool {
+    matches!(
+        path.trim_end_matches('/'),
+        "sys/health" | "sys/seal-status" | "sys/init" | "sys/leader"
+    )
+}
+
+/// Handles one request end to end below HTTP.
+pub async fn dispatch(app: &App, req: LogicalRequest) -> LogicalResponse {
+    if is_unauthenticated(&req.path) {
+        return sys::handle_unauthenticated(app, &req);
+    }
+    let caller = match app.tokens.authenticate(req.token.as_deref()) {
+        Ok(c) => c,
+        Err(e) => return e.into(),
+    };
+    if req.path == "sys" || req.path.starts_with("sys/") {
+        return sys::handle(app, &req, &caller).await;
+    }
+    if req.path.starts_with("auth/token/") {
+        return crate::auth::handle_token_api(&req, &caller);
+    }
+    match app.mounts.route(&req.path) {
+        Routed::Mount(handle, rest) => {
+            let rest = rest.to_string();
+            engine::call(app, &handle, &req, &rest, &caller).await
+        }
+        Routed::Broken(path, cause) => ApiError::internal(format!(
+            "the engine mounted at {path} is not available: {cause}"
+        ))
+        .into(),
+        Routed::None => ApiError::new(
+            axum::http::StatusCode::NOT_FOUND,
+            format!(
+                "no handler for route {:?}. route entry not found.",
+                req.path
+            ),
+        )
+        .into(),
+    }
+}

@@ -1,0 +1,58 @@
+//! Per-call resource limits: how much memory and time one engine call may use.
+
+use std::time::Duration;
+
+use wasmtime::ResourceLimiter;
+
+/// Limits applied to every call of an engine.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Largest linear memory an instance may grow to, in bytes.
+    pub memory_bytes: usize,
+    /// Wall-clock time one call may take, host imports included.
+    pub timeout: Duration,
+    /// Largest response (data plus warnings) an engine may return, in bytes.
+    pub max_response_bytes: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            memory_bytes: 128 * 1024 * 1024,
+            timeout: Duration::from_secs(30),
+            max_response_bytes: 32 * 1024 * 1024,
+        }
+    }
+}
+
+/// The store's resource limiter. Remembers whether it refused a memory grow, so a trap
+/// that follows (guests abort when allocation fails) is reported as what it really was.
+pub(crate) struct MemoryGuard {
+    pub(crate) limit: usize,
+    pub(crate) refused: bool,
+}
+
+impl ResourceLimiter for MemoryGuard {
+    fn memory_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        if desired > self.limit {
+            self.refused = true;
+            return Ok(false);
+        }
+        Ok(true)
+    }
+
+    fn table_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        // Tables hold function references; a million is far beyond any real engine.
+        Ok(desired <= 1_000_000)
+    }
+}

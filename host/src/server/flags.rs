@@ -1,0 +1,191 @@
+//! `coffer server` flags, Go style (`-flag=value`, `-flag value`, `-bool-flag`), as
+//! Vault's server takes them.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Everything `coffer server` can be told.
+#[derive(Debug, Clone)]
+pub struct ServerFlags {
+    /// `-dev`: in-memory, auto-unsealed, root token printed, kv at `secret/`.
+    pub dev: bool,
+    /// `-dev-listen-address`.
+    pub listen_address: String,
+    /// `-dev-root-token-id`.
+    pub dev_root_token_id: Option<String>,
+    /// `-dev-no-store-token`.
+    pub dev_no_store_token: bool,
+    /// `-dev-kv-v1`.
+    pub dev_kv_v1: bool,
+    /// `-dev-storage=DIR`: keep dev data on disk (redb) across restarts.
+    pub dev_storage: Option<PathBuf>,
+    /// `-dev-plugin-dir=DIR`: every `NAME.wasm` in it is a mountable engine `NAME`.
+    pub dev_plugin_dir: Option<PathBuf>,
+    /// `-engine-timeout`: wall-clock deadline of one engine call.
+    pub engine_timeout: Duration,
+    /// `-engine-memory-limit`: bytes of linear memory one engine instance may use.
+    pub engine_memory_limit: usize,
+    /// `-max-request-size`: bytes.
+    pub max_request_size: usize,
+    /// `-cache-dir`: where compiled engine code is cached.
+    pub cache_dir: Option<PathBuf>,
+}
+
+impl Default for ServerFlags {
+    fn default() -> Self {
+        let limits = crate::runtime::Limits::default();
+        Self {
+            dev: false,
+            listen_address: "127.0.0.1:8200".into(),
+            dev_root_token_id: std::env::var("COFFER_DEV_ROOT_TOKEN_ID")
+                .or_else(|_| std::env::var("VAULT_DEV_ROOT_TOKEN_ID"))
+                .ok(),
+            dev_no_store_token: false,
+            dev_kv_v1: false,
+            dev_storage: None,
+            dev_plugin_dir: None,
+            engine_timeout: limits.timeout,
+            engine_memory_limit: limits.memory_bytes,
+            max_request_size: 32 * 1024 * 1024,
+            cache_dir: None,
+        }
+    }
+}
+
+/// Usage text for `coffer server -h`.
+pub const USAGE: &str = "Usage: coffer server -dev [options]
+
+  -dev                        Run a development server: in-memory, unsealed, root token printed,
+                              kv v2 mounted at secret/.
+  -dev-listen-address=ADDR    Address to listen on (default 127.0.0.1:8200).
+  -dev-root-token-id=TOKEN    Use this root token instead of a random one.
+  -dev-no-store-token         Do not write the root token to ~/.coffer-token.
+  -dev-kv-v1                  Mount secret/ as kv version 1.
+  -dev-storage=DIR            Keep dev data on disk in DIR (survives restarts).
+  -dev-plugin-dir=DIR         Make every NAME.wasm in DIR mountable as engine type NAME.
+  -engine-timeout=DURATION    Deadline of one engine call (default 30s).
+  -engine-memory-limit=BYTES  Linear memory one engine instance may use (default 128 MiB).
+  -max-request-size=BYTES     Largest request body accepted (default 32 MiB).
+  -cache-dir=DIR              Compiled engine code cache (default ~/.cache/coffer/compiled).
+";
+
+/// Parses the arguments after `server`.
+pub fn parse(args: &[String]) -> Result<ServerFlags, String> {
+    let mut f = ServerFlags::default();
+    let mut i = 0;
+    while i < args.len() {
+        let arg = &args[i];
+        let Some(body) = arg.strip_prefix("--").or_else(|| arg.strip_prefix('-')) else {
+            return Err(format!("unexpected argument {arg:?}\n\n{USAGE}"));
+        };
+        let (name, inline) = match body.split_once('=') {
+            Some((n, v)) => (n, Some(v.to_string())),
+            None => (body, None),
+        };
+        let is_bool = matches!(
+            name,
+            "dev" | "dev-no-store-token" | "dev-kv-v1" | "h" | "help"
+        );
+        let value = if is_bool {
+            inline.clone()
+        } else {
+            match inline {
+                Some(v) => Some(v),
+                None => {
+                    i += 1;
+                    Some(
+                        args.get(i)
+                            .cloned()
+                            .ok_or_else(|| format!("flag needs an argument: -{name}"))?,
+                    )
+                }
+            }
+        };
+        let flag_bool = || -> Result<bool, String> {
+            match value.as_deref() {
+                None | Some("true") | Some("1") => Ok(true),
+                Some("false") | Some("0") => Ok(false),
+                Some(v) => Err(format!("invalid boolean value {v:?} for -{name}")),
+            }
+        };
+        let text = || value.clone().unwrap_or_default();
+        match name {
+            "h" | "help" => return Err(USAGE.to_string()),
+            "dev" => f.dev = flag_bool()?,
+            "dev-no-store-token" => f.dev_no_store_token = flag_bool()?,
+            "dev-kv-v1" => f.dev_kv_v1 = flag_bool()?,
+            "dev-listen-address" => f.listen_address = text(),
+            "dev-root-token-id" => f.dev_root_token_id = Some(text()),
+            "dev-storage" => f.dev_storage = Some(PathBuf::from(text())),
+            "dev-plugin-dir" => f.dev_plugin_dir = Some(PathBuf::from(text())),
+            "cache-dir" => f.cache_dir = Some(PathBuf::from(text())),
+            "engine-timeout" => {
+                let secs = crate::util::duration::parse_str(&text())
+                    .map_err(|e| format!("-engine-timeout: {e}"))?;
+                let millis = parse_millis(&text()).unwrap_or(secs * 1000);
+                f.engine_timeout = Duration::from_millis(millis.max(1));
+            }
+            "engine-memory-limit" => f.engine_memory_limit = parse_size(&text())?,
+            "max-request-size" => f.max_request_size = parse_size(&text())?,
+            other => {
+                return Err(format!(
+                    "flag provided but not defined: -{other}\n\n{USAGE}"
+                ));
+            }
+        }
+        i += 1;
+    }
+    Ok(f)
+}
+
+/// `500ms` style values, which the whole-second parser rounds away.
+fn parse_millis(s: &str) -> Option<u64> {
+    s.strip_suffix("ms").and_then(|n| n.parse().ok())
+}
+
+fn parse_size(s: &str) -> Result<usize, String> {
+    let (num, mult) = match s {
+        _ if s.ends_with("MiB") => (&s[..s.len() - 3], 1024 * 1024),
+        _ if s.ends_with("KiB") => (&s[..s.len() - 3], 1024),
+        _ if s.ends_with("GiB") => (&s[..s.len() - 3], 1024 * 1024 * 1024),
+        _ => (s, 1),
+    };
+    num.trim()
+        .parse::<usize>()
+        .map(|n| n * mult)
+        .map_err(|_| format!("invalid size {s:?}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(a: &[&str]) -> Vec<String> {
+        a.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn parses_go_style_flags() {
+        let f = parse(&args(&[
+            "-dev",
+            "-dev-listen-address=127.0.0.1:9",
+            "-engine-timeout",
+            "2s",
+            "--dev-kv-v1",
+            "-engine-memory-limit=64MiB",
+        ]))
+        .unwrap();
+        assert!(f.dev && f.dev_kv_v1);
+        assert_eq!(f.listen_address, "127.0.0.1:9");
+        assert_eq!(f.engine_timeout, Duration::from_secs(2));
+        assert_eq!(f.engine_memory_limit, 64 * 1024 * 1024);
+        assert_eq!(
+            parse(&args(&["-engine-timeout=250ms"]))
+                .unwrap()
+                .engine_timeout,
+            Duration::from_millis(250)
+        );
+        assert!(parse(&args(&["-bogus"])).is_err());
+        assert!(parse(&args(&["-dev-root-token-id"])).is_err());
+    }
+}

@@ -1,0 +1,142 @@
+"""Engines are untrusted guests (DESIGN §4): a runaway engine fails its own request with
+a 500 naming the engine and the cause, and the server and other mounts carry on.
+
+Uses the test guests from tests/guests (built into target/test-plugins by scripts/test):
+`hostile` answers `ok`, and misbehaves on `loop` (never returns), `bomb` (grows memory
+without bound), `panic` (traps) and `huge` (returns a response larger than the host
+accepts); `sneaky` imports an interface (`test:sneaky/exfil`) the host never grants.
+"""
+
+import threading
+import time
+
+import pytest
+
+from conftest import PLUGIN_DIR, Server, assert_errors, assert_json, unique
+
+TIMEOUT_S = 2
+
+
+@pytest.fixture(scope="module")
+def server():
+    for name in ("hostile", "sneaky"):
+        if not (PLUGIN_DIR / f"{name}.wasm").exists():
+            pytest.fail(f"{PLUGIN_DIR}/{name}.wasm is missing: scripts/test builds it",
+                        pytrace=False)
+    s = Server(
+        f"-dev-plugin-dir={PLUGIN_DIR}",
+        f"-engine-timeout={TIMEOUT_S}s",
+        "-engine-memory-limit=67108864",
+    ).start()
+    try:
+        yield s
+    finally:
+        s.stop()
+
+
+@pytest.fixture(scope="module")
+def hostile(server):
+    r = server.post("sys/mounts/hostile-mount", json={"type": "hostile"})
+    assert r.status_code in (200, 204), f"mounting hostile: {r.status_code} {r.text}"
+    return "hostile-mount"
+
+
+def still_healthy(server, hostile):
+    r = server.get(f"{hostile}/ok")
+    assert_json(r, 200)
+    p = unique("alive")
+    w = server.post(f"secret/data/{p}", json={"data": {"alive": "yes"}})
+    assert w.status_code == 200, w.text
+    body = assert_json(server.get(f"secret/data/{p}"), 200)
+    assert body["data"]["data"] == {"alive": "yes"}
+
+
+def test_ok(server, hostile):
+    body = assert_json(server.get(f"{hostile}/ok"), 200)
+    assert body["mount_type"] == "hostile"
+
+
+def test_mount_listed_with_type(server, hostile):
+    mounts = server.get("sys/mounts").json()["data"]
+    assert mounts[f"{hostile}/"]["type"] == "hostile"
+
+
+def test_infinite_loop_hits_deadline(server, hostile):
+    t0 = time.monotonic()
+    r = server.get(f"{hostile}/loop", timeout=30)
+    elapsed = time.monotonic() - t0
+    errs = assert_errors(r, 500, "hostile")
+    joined = " ".join(errs).lower()
+    assert "deadline" in joined or "timeout" in joined or "timed out" in joined, errs
+    assert elapsed < TIMEOUT_S + 3, f"the loop was stopped after {elapsed:.1f}s"
+    still_healthy(server, hostile)
+
+
+def test_memory_bomb(server, hostile):
+    t0 = time.monotonic()
+    r = server.get(f"{hostile}/bomb", timeout=30)
+    assert_errors(r, 500, "hostile", "memory")
+    assert time.monotonic() - t0 < TIMEOUT_S + 3
+    still_healthy(server, hostile)
+
+
+def test_panic(server, hostile):
+    assert_errors(server.get(f"{hostile}/panic", timeout=30), 500, "hostile")
+    still_healthy(server, hostile)
+
+
+def test_huge_response(server, hostile):
+    r = server.get(f"{hostile}/huge", timeout=30)
+    errs = assert_errors(r, 500, "hostile")
+    joined = " ".join(errs).lower()
+    assert "response" in joined and ("size" in joined or "large" in joined or "limit" in joined), errs
+    still_healthy(server, hostile)
+
+
+def test_repeated_failures_do_not_leak(server, hostile):
+    # each request gets a fresh instance: a trapped instance must not poison the next call
+    for _ in range(5):
+        assert server.get(f"{hostile}/panic", timeout=30).status_code == 500
+        assert server.get(f"{hostile}/ok").status_code == 200
+    for _ in range(3):
+        assert server.get(f"{hostile}/bomb", timeout=30).status_code == 500
+    still_healthy(server, hostile)
+
+
+def test_concurrent_loops_do_not_block_kv(server, hostile):
+    p = unique("conc")
+    assert server.post(f"secret/data/{p}", json={"data": {"v": "1"}}).status_code == 200
+    results: list[int] = []
+
+    def loop():
+        results.append(server.get(f"{hostile}/loop", timeout=60).status_code)
+
+    threads = [threading.Thread(target=loop) for _ in range(4)]
+    t0 = time.monotonic()
+    for t in threads:
+        t.start()
+    time.sleep(0.3)  # let the loops start burning CPU
+    reads = []
+    for _ in range(3):
+        r0 = time.monotonic()
+        r = server.get(f"secret/data/{p}", timeout=30)
+        reads.append(time.monotonic() - r0)
+        assert r.status_code == 200, r.text
+    loops_running = any(t.is_alive() for t in threads)
+    for t in threads:
+        t.join(60)
+    total = time.monotonic() - t0
+    assert max(reads) < 1.0, f"kv reads took {reads} while engines were looping"
+    assert loops_running, "the kv reads should have finished while the loops still ran"
+    assert results == [500] * 4, results
+    # four 2 s loops on 2 cores must not queue behind each other for long
+    assert total < 4 * TIMEOUT_S + 3, f"4 concurrent loops took {total:.1f}s"
+    still_healthy(server, hostile)
+
+
+def test_sneaky_import_rejected(server):
+    r = server.post("sys/mounts/sneaky-mount", json={"type": "sneaky"})
+    assert_errors(r, 400, "exfil")
+    mounts = server.get("sys/mounts").json()["data"]
+    assert "sneaky-mount/" not in mounts, "nothing may be mounted"
+    assert_errors(server.get("sneaky-mount/anything"), 404, "no handler for route")
