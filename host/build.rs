@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// (crate name, output name) of every built-in engine.
-const ENGINES: &[(&str, &str)] = &[("coffer-engine-kv", "kv")];
+const ENGINES: &[(&str, &str)] = &[("coffer-engine-kv", "kv"), ("coffer-engine-aws", "aws")];
 
 fn main() {
     let manifest_dir =

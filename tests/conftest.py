@@ -46,6 +46,9 @@ ENVELOPE_KEYS = {
 
 _live_processes: list[subprocess.Popen] = []
 
+# Tests only ever talk to loopback servers: never through a proxy from the environment.
+os.environ["NO_PROXY"] = os.environ["no_proxy"] = "127.0.0.1,localhost"
+
 
 def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:

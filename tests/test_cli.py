@@ -205,12 +205,18 @@ def test_delete(cli, kv1):
 
 
 def test_api_error_block(cli, server):
-    code, out, err = cli("read", "no-such-mount/x")
+    # 400 from sys/mounts/<path> for a path with no mount
+    code, out, err = cli("read", "sys/mounts/no-such-mount")
     assert code == 2, f"exit {code}\n{out}{err}"
-    assert "Error reading no-such-mount/x: Error making API request." in err, err
-    assert f"URL: GET {server.addr}/v1/no-such-mount/x" in err, err
-    assert "Code: 404. Errors:" in err, err
-    assert '* no handler for route "no-such-mount/x"' in err, err
+    assert "Error reading sys/mounts/no-such-mount: Error making API request." in err, err
+    assert f"URL: GET {server.addr}/v1/sys/mounts/no-such-mount" in err, err
+    assert "Code: 400. Errors:" in err, err
+    assert "* No secret engine mount at no-such-mount/" in err, err
+
+
+def test_read_unknown_mount_is_no_value(cli):
+    # the Go client turns any 404 without data (even one with errors) into "no value"
+    fails(cli("read", "no-such-mount/x"), 2, err_has=["No value found at no-such-mount/x"])
 
 
 def test_bad_token(cli, kv1):
@@ -363,8 +369,44 @@ def test_kv_on_v1_mount(cli, kv1):
     ok(cli("kv", "put", f"{kv1}/kvv1", "a=b"),
        out_has=[f"Success! Data written to: {kv1}/kvv1"])
     out = ok(cli("kv", "get", f"{kv1}/kvv1"))
-    assert "Secret Path" not in out
-    rows = parse_table(out)
-    assert rows == {"refresh_interval": "768h", "a": "b"}, out
+    # Vault's `kv get` on v1: no Secret Path, no Metadata, just the Data table
+    secs = sections(out)
+    assert list(secs) == ["Data"], out
+    assert secs["Data"].splitlines() == ["Key    Value", "---    -----", "a      b"], out
+    assert ok(cli("kv", "get", "-field=a", f"{kv1}/kvv1")).rstrip("\n") == "b"
     out = ok(cli("kv", "list", f"{kv1}/"))
     assert "kvv1" in out.splitlines()
+
+
+def test_write_with_response_prints_table(cli):
+    # a write answered with 200 + data prints the table instead of "Success!"
+    p = unique("cliw200")
+    out = ok(cli("write", f"secret/data/{p}", "-", input='{"data": {"a": "1"}}'))
+    assert "Success!" not in out
+    rows = parse_table(out)
+    assert rows["version"] == "1", out
+    assert rows["destroyed"] == "false"
+    assert rows["deletion_time"] == "n/a"
+
+
+def test_read_with_query_params(cli):
+    p = unique("cliq")
+    ok(cli("kv", "put", f"secret/{p}", "v=one"))
+    ok(cli("kv", "put", f"secret/{p}", "v=two"))
+    # `read path k=v` sends k=v as query parameters
+    js = json.loads(ok(cli("read", "-format=json", f"secret/data/{p}", "version=1")))
+    assert js["data"]["data"] == {"v": "one"}
+    assert js["data"]["metadata"]["version"] == 1
+
+
+def test_vault_env_vars_and_address_flag(cli, server, kv1):
+    ok(cli("write", f"{kv1}/envvars", "a=b"))
+    env = cli.env(token=None)
+    del env["COFFER_ADDR"]
+    env["VAULT_ADDR"] = server.addr
+    env["VAULT_TOKEN"] = server.token
+    assert ok(cli("read", "-field=a", f"{kv1}/envvars", env=env)).rstrip("\n") == "b"
+    env = cli.env()
+    env["COFFER_ADDR"] = "http://127.0.0.1:1"
+    assert ok(cli("read", f"-address={server.addr}", "-field=a", f"{kv1}/envvars",
+                  env=env)).rstrip("\n") == "b"

@@ -225,6 +225,13 @@ def test_internal_ui_mounts(server):
     assert body["data"]["path"] == f"{path}/"
 
 
+def test_internal_ui_mounts_needs_a_token(server):
+    # The path skips the HTTP-layer token check but is ACL-filtered: with no (or a bad)
+    # token Vault's pathInternalUIMountRead answers 403 permission denied.
+    assert_errors(server.get("sys/internal/ui/mounts/secret", token=None), 403, "permission denied")
+    assert_errors(server.get("sys/internal/ui/mounts/secret", token="bogus"), 403)
+
+
 def test_internal_ui_mounts_unknown_mount(server):
     # Vault answers 403 rather than 404 so the path cannot be used to probe mounts.
     assert_errors(server.get("sys/internal/ui/mounts/no-such-mount-here"), 403)

@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use crate::auth::TokenStore;
+use crate::leases::LeaseManager;
 use crate::mounts::Mounts;
 use crate::runtime::Runtime;
 use crate::storage::SharedBackend;
@@ -29,11 +30,22 @@ pub struct App {
     /// The sandbox.
     pub runtime: Arc<Runtime>,
     /// Mounted engines.
-    pub mounts: Mounts,
+    pub mounts: Arc<Mounts>,
+    /// Leases of issued secrets.
+    pub leases: Arc<LeaseManager>,
+    /// How leases reach engines (also used to revoke a secret whose lease failed to record).
+    pub lease_engines: Arc<crate::router::EngineBridge>,
     /// Tokens.
     pub tokens: TokenStore,
     /// Identity.
     pub info: ServerInfo,
     /// Largest accepted request body, bytes.
     pub max_request_bytes: usize,
+}
+
+impl App {
+    /// The lease manager's clock, in ns.
+    pub fn leases_now(&self) -> u64 {
+        self.leases.now()
+    }
 }

@@ -10,6 +10,7 @@ pub mod api;
 pub mod app;
 pub mod auth;
 pub mod http;
+pub mod leases;
 pub mod mounts;
 pub mod plugins;
 pub mod router;

@@ -25,31 +25,32 @@ impl Engine for Kv {
             concat!("v", env!("CARGO_PKG_VERSION")),
             "Key/value secret storage, unversioned (v1) or versioned (v2)",
         )
+        // Patterns in the SDK router's syntax: v2's paths first, v1's catch-all last.
         .path(
-            "<path> (v1)",
-            "Read, write, delete or list secrets at any path.",
+            "config",
+            "kv v2: mount-wide max_versions, cas_required and delete_version_after.",
         )
         .path(
-            "config (v2)",
-            "Mount-wide settings: max_versions, cas_required, delete_version_after.",
+            "data/{path+}",
+            "kv v2: read (?version=n), write, patch or soft-delete the latest version.",
+        )
+        .path("delete/{path+}", "kv v2: soft-delete the listed versions.")
+        .path("undelete/{path+}", "kv v2: restore soft-deleted versions.")
+        .path(
+            "destroy/{path+}",
+            "kv v2: permanently remove the data of the listed versions.",
         )
         .path(
-            "data/<path> (v2)",
-            "Read (?version=n), write, patch or soft-delete the latest version of a secret.",
-        )
-        .path("delete/<path> (v2)", "Soft-delete the listed versions.")
-        .path("undelete/<path> (v2)", "Restore soft-deleted versions.")
-        .path(
-            "destroy/<path> (v2)",
-            "Permanently remove the data of the listed versions.",
+            "metadata/{path*}",
+            "kv v2: read, write, patch or delete a secret's metadata and versions; list.",
         )
         .path(
-            "metadata/<path> (v2)",
-            "Read, write, patch or delete a secret's metadata and all its versions; list secrets.",
+            "subkeys/{path+}",
+            "kv v2: a version's keys with the values removed (?version=n&depth=d).",
         )
         .path(
-            "subkeys/<path> (v2)",
-            "The keys of a secret version with the values removed (?version=n&depth=d).",
+            "{path*}",
+            "kv v1: read, write, delete or list the secret at any path.",
         )
     }
 

@@ -1,22 +1,4 @@
 //! Typed reading of request fields, with Vault's lenient ("weak") conversions.
-//!
-//! Clients send the same field in different shapes: hvac sends JSON types, the Vault
-//! CLI and form bodies send strings, query strings are always strings. Vault accepts
-//! them all, so these conversions do too:
-//!
-//! | Rust type | accepts |
-//! |---|---|
-//! | `String` | strings; numbers and booleans as their text |
-//! | `bool` | `true`/`false`; strings `1,t,T,TRUE,true,True` and `0,f,F,FALSE,false,False`; numbers (non-zero is true); `""` is false |
-//! | integers (`i64`, `u64`, `i32`, `u32`, `usize`) | integral numbers; numeric strings; `""` is 0 |
-//! | [`Seconds`], [`std::time::Duration`] | Vault durations: numbers (seconds), `"90"`, `"30m"`, `"1h30m"`, `"1d"`; `""` is 0 |
-//! | `Vec<String>` | arrays; comma-separated strings (items trimmed, empty ones dropped) |
-//! | `Vec<i64>`, `Vec<u64>` | arrays; comma-separated strings; a single number |
-//! | `BTreeMap<String, String>` | objects (values as for `String`); arrays of `"key=value"` |
-//! | `Map<String, Value>` | objects |
-//! | `Value` | anything |
-//!
-//! JSON `null` always means "not provided" and never reaches these conversions.
 
 use std::collections::BTreeMap;
 
@@ -24,7 +6,25 @@ use serde_json::{Map, Value};
 
 use crate::duration::{Seconds, parse_duration_value};
 
-/// A type a request field can be read as; see the [module docs](self) for the rules.
+/// A type a request field can be read as, through [`Request::get`](crate::Request::get).
+///
+/// Clients send the same field in different shapes: hvac sends JSON types, the Vault
+/// CLI and form bodies send strings, query strings are always strings. Vault accepts
+/// them all, so these conversions do too:
+///
+/// | Rust type | accepts |
+/// |---|---|
+/// | `String` | strings; numbers and booleans as their text |
+/// | `bool` | `true`/`false`; strings `1,t,T,TRUE,true,True` and `0,f,F,FALSE,false,False`; numbers (non-zero is true); `""` is false |
+/// | integers (`i64`, `u64`, `i32`, `u32`, `usize`) | integral numbers; numeric strings; `""` is 0 |
+/// | [`Seconds`], [`std::time::Duration`] | Vault durations: numbers (seconds), `"90"`, `"30m"`, `"1h30m"`, `"1d"`; `""` is 0 |
+/// | `Vec<String>` | arrays; comma-separated strings (items trimmed, empty ones dropped) |
+/// | `Vec<i64>`, `Vec<u64>` | arrays; comma-separated strings; a single number |
+/// | `BTreeMap<String, String>` | objects (values as for `String`); arrays of `"key=value"` |
+/// | `Map<String, Value>` | objects |
+/// | `Value` | anything |
+///
+/// JSON `null` always means "not provided" and never reaches these conversions.
 pub trait FromField: Sized {
     /// Converts a present (non-null) field value. The error says what was expected and
     /// becomes part of a `400` message naming the field.

@@ -1,24 +1,4 @@
 //! Routing requests to handlers by path pattern and operation.
-//!
-//! # Patterns
-//!
-//! A pattern is a `/`-separated list of segments:
-//!
-//! | segment | matches |
-//! |---|---|
-//! | `config` | exactly that segment |
-//! | `{name}` | one non-empty segment, captured as `name` |
-//! | `{name*}` | the rest of the path, possibly empty, slashes included (last segment only) |
-//! | `{name+}` | the rest of the path, non-empty (last segment only) |
-//!
-//! A pattern without a rest segment also matches the path with one trailing `/`, so
-//! `roles` serves both `roles` and the list path `roles/`. A rest segment captures the
-//! path verbatim, trailing slash included, so a list handler on `{path*}` sees the
-//! folder it lists. The empty pattern `""` matches only the mount root.
-//!
-//! Routes are tried in the order they were added; the first whose pattern matches the
-//! path handles the request. No matching route is `unsupported path`; a matching route
-//! without a handler for the operation is `unsupported operation`.
 
 use serde_json::Value;
 
@@ -43,7 +23,7 @@ struct Rest {
     non_empty: bool,
 }
 
-/// A parsed path pattern (see the [module docs](self)).
+/// A parsed path pattern (syntax in [`Router`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Pattern {
     fixed: Vec<Segment>,
@@ -246,6 +226,28 @@ impl Route {
 }
 
 /// The routes of an engine (for one mount).
+///
+/// # Patterns
+///
+/// A pattern is a `/`-separated list of segments:
+///
+/// | segment | matches |
+/// |---|---|
+/// | `config` | exactly that segment |
+/// | `{name}` | one non-empty segment, captured as `name` |
+/// | `{name*}` | the rest of the path, possibly empty, slashes included (last segment only) |
+/// | `{name+}` | the rest of the path, non-empty (last segment only) |
+///
+/// A pattern without a rest segment also matches the path with one trailing `/`, so
+/// `roles` serves both `roles` and the list path `roles/`. A rest segment captures the
+/// path verbatim, trailing slash included, so a list handler on `{path*}` sees the
+/// folder it lists. The empty pattern `""` matches only the mount root.
+///
+/// Routes are tried in the order they were added; the first whose pattern matches the
+/// path handles the request. No matching route is `unsupported path`; a matching route
+/// without a handler for the operation is `unsupported operation`.
+///
+/// # Example
 ///
 /// ```
 /// use coffer_sdk::{Request, Response, Result, Router};

@@ -17,7 +17,8 @@ impl From<StorageFailure> for Error {
         match f {
             // Keys usually come from the request path, so a rejected key is the
             // client's mistake rather than the engine's.
-            StorageFailure::InvalidKey(m) => Error::invalid(format!("invalid storage key: {m}")),
+            // The host's message already names the key and what is wrong with it.
+            StorageFailure::InvalidKey(m) => Error::invalid(m),
             StorageFailure::TooLarge(n) => {
                 Error::invalid(format!("value is too large to store ({n} bytes)"))
             }

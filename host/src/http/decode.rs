@@ -33,6 +33,13 @@ pub async fn decode(req: Request, max_body: usize) -> Result<LogicalRequest, Api
             }),
         }
     };
+    if parts.headers.contains_key("x-vault-wrap-ttl") {
+        // Handing back unwrapped data to a client that asked for wrapping would defeat
+        // the reason it asked.
+        return Err(ApiError::bad_request(
+            "response wrapping (X-Vault-Wrap-TTL) is not supported by this server",
+        ));
+    }
     let list = flag("list")?;
     let help = flag("help")?;
 

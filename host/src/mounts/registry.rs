@@ -141,6 +141,14 @@ impl Mounts {
         }
     }
 
+    /// Every live mount.
+    pub fn handles(&self) -> Vec<Arc<MountHandle>> {
+        self.state
+            .read()
+            .map(|s| s.handles.values().cloned().collect())
+            .unwrap_or_default()
+    }
+
     /// Every mount's current row (with running version and digest).
     pub fn list(&self) -> Vec<MountEntry> {
         let Ok(state) = self.state.read() else {

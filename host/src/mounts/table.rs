@@ -10,7 +10,7 @@ use super::MountEntry;
 const TABLE_KEY: &str = "core/mounts";
 
 /// Path prefixes the host serves itself; nothing may be mounted on or under them.
-const RESERVED: &[&str] = &["sys/", "auth/", "cubbyhole/", "identity/"];
+const RESERVED: &[&str] = &["sys/", "auth/", "audit/", "cubbyhole/", "identity/"];
 
 /// Why a mount-table change was refused.
 #[derive(Debug, thiserror::Error)]
@@ -18,7 +18,10 @@ pub enum MountError {
     /// The path overlaps an existing mount.
     #[error("path is already in use at {0}")]
     InUse(String),
-    /// The path is reserved or malformed.
+    /// The path belongs to the host (`sys/`, `auth/`, ...).
+    #[error("cannot mount {0:?}")]
+    Reserved(String),
+    /// The path is malformed.
     #[error("{0}")]
     InvalidPath(String),
     /// Persisting the table failed.
@@ -114,11 +117,11 @@ impl MountTable {
     /// Adds a mount after checking the path is free.
     pub fn insert(&mut self, entry: MountEntry) -> Result<(), MountError> {
         let path = entry.path.as_str();
-        if let Some(r) = RESERVED
+        if RESERVED
             .iter()
-            .find(|r| path.starts_with(*r) || r.starts_with(path))
+            .any(|r| path.starts_with(*r) || r.starts_with(path))
         {
-            return Err(MountError::InUse((*r).to_string()));
+            return Err(MountError::Reserved(path.to_string()));
         }
         if let Some(existing) = self
             .by_path

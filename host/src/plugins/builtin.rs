@@ -2,10 +2,44 @@
 
 use std::collections::BTreeMap;
 
+use crate::runtime::Capability;
+
+/// A built-in engine: its component and what it is granted.
+#[derive(Debug, Clone, Copy)]
+pub struct Builtin {
+    /// The component bytes.
+    pub wasm: &'static [u8],
+    /// Capabilities beyond the basic imports.
+    pub capabilities: &'static [Capability],
+}
+
 /// The kv engine component.
 static KV: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/kv.wasm"));
 
+/// The AWS engine component.
+static AWS: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/aws.wasm"));
+
 /// Built-in engines by name.
-pub fn all() -> BTreeMap<&'static str, &'static [u8]> {
-    BTreeMap::from([("kv", KV)])
+pub fn all() -> BTreeMap<&'static str, Builtin> {
+    BTreeMap::from([
+        (
+            "kv",
+            Builtin {
+                wasm: KV,
+                capabilities: &[],
+            },
+        ),
+        (
+            "aws",
+            Builtin {
+                wasm: AWS,
+                capabilities: &[Capability::Aws],
+            },
+        ),
+    ])
+}
+
+/// The component bytes of a built-in engine (for benchmarks and tools).
+pub fn component(name: &str) -> Option<&'static [u8]> {
+    all().get(name).map(|b| b.wasm)
 }

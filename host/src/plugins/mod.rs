@@ -4,11 +4,13 @@
 
 mod builtin;
 
+pub use builtin::component as builtin_component;
+
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use crate::runtime::{LoadError, LoadedEngine, Runtime, sha256_hex};
+use crate::runtime::{Capability, LoadError, LoadedEngine, Runtime, sha256_hex};
 
 /// Why an engine type could not be provided.
 #[derive(Debug, thiserror::Error)]
@@ -34,7 +36,7 @@ pub enum PluginError {
 /// The engines this server can mount.
 pub struct EngineCatalog {
     runtime: Arc<Runtime>,
-    builtins: BTreeMap<&'static str, &'static [u8]>,
+    builtins: BTreeMap<&'static str, builtin::Builtin>,
     dev_plugins: BTreeMap<String, PathBuf>,
     loaded: tokio::sync::Mutex<HashMap<String, Arc<LoadedEngine>>>,
 }
@@ -69,6 +71,7 @@ impl EngineCatalog {
 
     /// Loads the engine called `name`, reusing an already compiled copy of the same bytes.
     pub async fn load(&self, name: &str) -> Result<Arc<LoadedEngine>, PluginError> {
+        let mut capabilities: &[Capability] = &[];
         let bytes: std::borrow::Cow<'_, [u8]> = if let Some(path) = self.dev_plugins.get(name) {
             std::fs::read(path)
                 .map_err(|e| PluginError::Read {
@@ -77,8 +80,9 @@ impl EngineCatalog {
                     cause: e.to_string(),
                 })?
                 .into()
-        } else if let Some(bytes) = self.builtins.get(name) {
-            (*bytes).into()
+        } else if let Some(builtin) = self.builtins.get(name) {
+            capabilities = builtin.capabilities;
+            builtin.wasm.into()
         } else {
             return Err(PluginError::Unknown(name.into()));
         };
@@ -90,7 +94,7 @@ impl EngineCatalog {
         let started = std::time::Instant::now();
         let engine = self
             .runtime
-            .load(name, &bytes, self.runtime.default_limits())
+            .load(name, &bytes, self.runtime.default_limits(), capabilities)
             .await?;
         tracing::info!(
             engine = name,

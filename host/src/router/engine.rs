@@ -8,6 +8,7 @@ use serde_json::value::RawValue;
 use crate::api::{ApiError, Body, LogicalRequest, LogicalResponse, Operation};
 use crate::app::App;
 use crate::auth::Caller;
+use crate::leases::{LeaseEngines, LeaseEntry, NewLease};
 use crate::mounts::MountHandle;
 use crate::runtime::bindings::{self as wit, EngineError};
 use crate::runtime::{CallContext, EngineFault};
@@ -73,7 +74,7 @@ pub async fn call(
     match result {
         Err(fault) => fault_response(&handle.entry.path, fault),
         Ok(Err(err)) => engine_error(handle, req, err),
-        Ok(Ok(resp)) => success(app, handle, req, resp),
+        Ok(Ok(resp)) => success(app, handle, req, caller, resp).await,
     }
 }
 
@@ -117,10 +118,11 @@ fn engine_error(handle: &MountHandle, req: &LogicalRequest, err: EngineError) ->
     }
 }
 
-fn success(
+async fn success(
     app: &App,
     handle: &MountHandle,
     req: &LogicalRequest,
+    caller: &Caller,
     resp: wit::Response,
 ) -> LogicalResponse {
     let limit = handle.engine.limits.max_response_bytes;
@@ -135,16 +137,6 @@ fn success(
                 limit,
             },
         );
-    }
-    if resp.lease.is_some() {
-        // Leases arrive with the lease manager; refuse rather than hand out a secret
-        // nobody will ever revoke.
-        let _ = app;
-        return ApiError::internal(format!(
-            "engine {:?} returned a leased secret, but this server has no lease manager yet",
-            handle.engine.name
-        ))
-        .into();
     }
     let data = match resp
         .data
@@ -163,12 +155,90 @@ fn success(
     if data.is_none() && resp.warnings.is_empty() {
         return LogicalResponse::NoContent;
     }
+    if let Some(grant) = resp.lease {
+        return leased(app, handle, req, caller, grant, data, resp.warnings).await;
+    }
     let lease_duration = match resp.refresh_interval {
         Some(0) => handle.entry.default_ttl(),
         Some(n) => n,
         None => 0,
     };
     envelope(handle, StatusCode::OK, data, lease_duration, resp.warnings)
+}
+
+/// Records the lease before the client sees the secret; if that fails, the secret is
+/// revoked at once so nothing is left that no lease will ever clean up.
+async fn leased(
+    app: &App,
+    handle: &MountHandle,
+    req: &LogicalRequest,
+    caller: &Caller,
+    grant: wit::LeaseGrant,
+    data: Option<String>,
+    mut warnings: Vec<String>,
+) -> LogicalResponse {
+    let data_text = data.clone().unwrap_or_else(|| "{}".into());
+    let new = NewLease {
+        path: req.path.trim_end_matches('/'),
+        mount_path: &handle.entry.path,
+        mount_uuid: &handle.entry.uuid,
+        ttl: grant.ttl,
+        max_ttl: grant.max_ttl,
+        mount_default_ttl: handle.entry.default_ttl(),
+        mount_max_ttl: handle.entry.max_ttl(),
+        renewable: grant.renewable,
+        internal: &grant.internal,
+        data: &data_text,
+        display_name: &caller.display_name,
+    };
+    match app.leases.register(new) {
+        Ok((lease_id, timing)) => {
+            warnings.extend(timing.warning);
+            LogicalResponse::Envelope {
+                status: StatusCode::OK,
+                data: data.map(Body::Raw),
+                lease_id,
+                renewable: grant.renewable,
+                lease_duration: timing.ttl,
+                warnings,
+                auth: None,
+                mount_type: handle.entry.kind.clone(),
+                injected: false,
+            }
+        }
+        Err(e) => {
+            tracing::error!(mount = %handle.entry.path, error = %e, "could not record a lease; revoking the secret");
+            let orphan = LeaseEntry {
+                id: format!("{}/unrecorded", req.path.trim_end_matches('/')),
+                path: req.path.clone(),
+                mount_path: handle.entry.path.clone(),
+                mount_uuid: handle.entry.uuid.clone(),
+                mount_rel_path: req
+                    .path
+                    .strip_prefix(handle.entry.path.as_str())
+                    .unwrap_or(&req.path)
+                    .to_string(),
+                issue_time: 0,
+                expire_time: 0,
+                last_renewal: None,
+                renewable: false,
+                engine_max_ttl: 0,
+                internal: grant.internal.clone(),
+                data: data_text.clone(),
+                index_secs: 0,
+                attempts: 0,
+                revoke_error: String::new(),
+                display_name: caller.display_name.clone(),
+            };
+            if let Err(revoke_err) = app.lease_engines.revoke(&orphan).await {
+                tracing::error!(mount = %handle.entry.path, error = %revoke_err, "revoking the unrecorded secret failed too");
+            }
+            ApiError::internal(format!(
+                "failed to register the lease; the secret was revoked: {e}"
+            ))
+            .into()
+        }
+    }
 }
 
 fn envelope(

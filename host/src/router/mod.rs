@@ -1,6 +1,11 @@
 //! Dispatch of an authenticated request: `sys/`, `auth/token/`, or a mounted engine.
 
 mod engine;
+mod lease_bridge;
+mod periodic;
+
+pub use lease_bridge::EngineBridge;
+pub use periodic::spawn_periodic;
 
 use crate::api::{ApiError, LogicalRequest, LogicalResponse};
 use crate::app::App;

@@ -20,7 +20,7 @@ impl Default for Limits {
         Self {
             memory_bytes: 128 * 1024 * 1024,
             timeout: Duration::from_secs(30),
-            max_response_bytes: 32 * 1024 * 1024,
+            max_response_bytes: 16 * 1024 * 1024,
         }
     }
 }

@@ -14,7 +14,7 @@ mod limits;
 
 pub use cache::CodeCache;
 pub use fault::{EngineFault, LoadError};
-pub use imports::{Clock, SystemClock};
+pub use imports::{Capability, Clock, SystemClock};
 pub use limits::Limits;
 
 use std::path::PathBuf;
@@ -29,7 +29,7 @@ use wasmtime::{
     UpdateDeadline,
 };
 
-use bindings::{EngineInfo, SecretsEngine, SecretsEnginePre};
+use bindings::{EngineInfo, EngineWorld, EngineWorldPre};
 use limits::MemoryGuard;
 
 use crate::storage::View;
@@ -67,6 +67,8 @@ pub struct CallState {
     pub(crate) engine_name: Arc<str>,
     pub(crate) mount_path: Arc<str>,
     pub(crate) log_budget: u32,
+    /// Host resources (AWS clients) the instance holds handles to.
+    pub(crate) table: wasmtime::component::ResourceTable,
     memory: MemoryGuard,
     deadline: Instant,
     deadline_hit: bool,
@@ -84,7 +86,7 @@ pub struct LoadedEngine {
     pub limits: Limits,
     /// Whether the compiled code came from the on-disk cache.
     pub from_cache: bool,
-    pre: SecretsEnginePre<CallState>,
+    pre: EngineWorldPre<CallState>,
 }
 
 impl std::fmt::Debug for LoadedEngine {
@@ -138,7 +140,7 @@ impl Runtime {
         let engine = Engine::new(&wt)?;
 
         let mut linker = Linker::<CallState>::new(&engine);
-        SecretsEngine::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s)?;
+        EngineWorld::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s)?;
 
         let ticker = engine.weak();
         std::thread::Builder::new()
@@ -169,12 +171,13 @@ impl Runtime {
     }
 
     /// Compiles (or loads from cache), checks imports, links and describes a component.
-    /// `granted` lists the extra interfaces (beyond the basic ones) this plugin may import.
+    /// `capabilities` are what the plugin was granted beyond the basic imports.
     pub async fn load(
         self: &Arc<Self>,
         name: &str,
         wasm: &[u8],
         limits: Limits,
+        capabilities: &[Capability],
     ) -> Result<Arc<LoadedEngine>, LoadError> {
         let sha256 = sha256_hex(wasm);
         let rt = self.clone();
@@ -192,7 +195,12 @@ impl Runtime {
             cause: format!("{e:#}"),
         })?;
 
-        check_imports(&self.engine, name, &component)?;
+        check_imports(
+            &self.engine,
+            name,
+            &component,
+            &imports::granted(capabilities),
+        )?;
         let instance_pre =
             self.linker
                 .instantiate_pre(&component)
@@ -200,7 +208,7 @@ impl Runtime {
                     name: name.into(),
                     cause: format!("{e:#}"),
                 })?;
-        let pre = SecretsEnginePre::new(instance_pre).map_err(|e| LoadError::Link {
+        let pre = EngineWorldPre::new(instance_pre).map_err(|e| LoadError::Link {
             name: name.into(),
             cause: format!("{e:#}"),
         })?;
@@ -242,7 +250,7 @@ impl Runtime {
         loaded: &LoadedEngine,
         ctx: CallContext,
         f: impl for<'a> FnOnce(
-            &'a SecretsEngine,
+            &'a EngineWorld,
             &'a mut Store<CallState>,
         ) -> std::pin::Pin<
             Box<dyn Future<Output = wasmtime::Result<R>> + Send + 'a>,
@@ -264,6 +272,7 @@ impl Runtime {
             engine_name: loaded.name.clone(),
             mount_path: ctx.mount_path,
             log_budget: imports::log_budget(),
+            table: imports::aws::resource_table(),
             memory: MemoryGuard {
                 limit: limits.memory_bytes,
                 refused: false,
@@ -324,15 +333,16 @@ fn check_imports(
     engine: &Engine,
     name: &str,
     component: &wasmtime::component::Component,
+    granted: &[&str],
 ) -> Result<(), LoadError> {
     let ty = component.component_type();
     for (import, _) in ty.imports(engine) {
         let unversioned = import.split('@').next().unwrap_or(import);
-        if !imports::GRANTABLE.contains(&unversioned) {
+        if !granted.contains(&unversioned) {
             return Err(LoadError::UngrantedImport {
                 name: name.into(),
                 import: import.to_string(),
-                granted: imports::GRANTABLE.join(", "),
+                granted: granted.join(", "),
             });
         }
     }

@@ -29,6 +29,10 @@ pub struct ServerFlags {
     pub max_request_size: usize,
     /// `-cache-dir`: where compiled engine code is cached.
     pub cache_dir: Option<PathBuf>,
+    /// `-lease-retry-base`: first delay before retrying a failed revocation.
+    pub lease_retry_base: Duration,
+    /// `-periodic-interval`: how often engines' `periodic` runs.
+    pub periodic_interval: Duration,
 }
 
 impl Default for ServerFlags {
@@ -48,6 +52,8 @@ impl Default for ServerFlags {
             engine_memory_limit: limits.memory_bytes,
             max_request_size: 32 * 1024 * 1024,
             cache_dir: None,
+            lease_retry_base: Duration::from_secs(10),
+            periodic_interval: Duration::from_secs(60),
         }
     }
 }
@@ -67,6 +73,8 @@ pub const USAGE: &str = "Usage: coffer server -dev [options]
   -engine-memory-limit=BYTES  Linear memory one engine instance may use (default 128 MiB).
   -max-request-size=BYTES     Largest request body accepted (default 32 MiB).
   -cache-dir=DIR              Compiled engine code cache (default ~/.cache/coffer/compiled).
+  -lease-retry-base=DURATION  First delay before retrying a failed lease revocation (default 10s).
+  -periodic-interval=DURATION How often engines run their periodic housekeeping (default 60s).
 ";
 
 /// Parses the arguments after `server`.
@@ -120,10 +128,12 @@ pub fn parse(args: &[String]) -> Result<ServerFlags, String> {
             "dev-plugin-dir" => f.dev_plugin_dir = Some(PathBuf::from(text())),
             "cache-dir" => f.cache_dir = Some(PathBuf::from(text())),
             "engine-timeout" => {
-                let secs = crate::util::duration::parse_str(&text())
-                    .map_err(|e| format!("-engine-timeout: {e}"))?;
-                let millis = parse_millis(&text()).unwrap_or(secs * 1000);
-                f.engine_timeout = Duration::from_millis(millis.max(1));
+                f.engine_timeout = parse_duration_flag(name, &text())?.max(Duration::from_millis(1))
+            }
+            "lease-retry-base" => f.lease_retry_base = parse_duration_flag(name, &text())?,
+            "periodic-interval" => {
+                f.periodic_interval =
+                    parse_duration_flag(name, &text())?.max(Duration::from_millis(100))
             }
             "engine-memory-limit" => f.engine_memory_limit = parse_size(&text())?,
             "max-request-size" => f.max_request_size = parse_size(&text())?,
@@ -138,9 +148,14 @@ pub fn parse(args: &[String]) -> Result<ServerFlags, String> {
     Ok(f)
 }
 
-/// `500ms` style values, which the whole-second parser rounds away.
-fn parse_millis(s: &str) -> Option<u64> {
-    s.strip_suffix("ms").and_then(|n| n.parse().ok())
+/// A duration flag: whole-second forms, plus `500ms`, which the second parser rounds away.
+fn parse_duration_flag(name: &str, s: &str) -> Result<Duration, String> {
+    if let Some(ms) = s.strip_suffix("ms").and_then(|n| n.parse().ok()) {
+        return Ok(Duration::from_millis(ms));
+    }
+    crate::util::duration::parse_str(s)
+        .map(Duration::from_secs)
+        .map_err(|e| format!("-{name}: {e}"))
 }
 
 fn parse_size(s: &str) -> Result<usize, String> {

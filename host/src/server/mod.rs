@@ -13,9 +13,11 @@ use serde_json::json;
 
 use crate::app::{App, ServerInfo};
 use crate::auth::{TokenStore, generate_token};
+use crate::leases::{ExpiryConfig, LeaseManager, spawn_expiry_worker};
 use crate::mounts::{MountConfig, MountEntry, Mounts};
 use crate::plugins::EngineCatalog;
-use crate::runtime::{Limits, Runtime, RuntimeConfig};
+use crate::router::{EngineBridge, spawn_periodic};
+use crate::runtime::{Limits, Runtime, RuntimeConfig, SystemClock};
 use crate::storage::{MemoryBackend, RedbBackend, SharedBackend};
 
 /// Why the server could not start.
@@ -71,7 +73,7 @@ pub async fn run(flags: ServerFlags) -> Result<(), StartError> {
         flags.dev_plugin_dir.as_deref(),
     )?);
     let info = server_info(&backend)?;
-    let mounts = Mounts::open(backend.clone(), catalog).await?;
+    let mounts = Arc::new(Mounts::open(backend.clone(), catalog).await?);
 
     if mounts.get("secret/").is_none() {
         let version = if flags.dev_kv_v1 { "1" } else { "2" };
@@ -85,14 +87,31 @@ pub async fn run(flags: ServerFlags) -> Result<(), StartError> {
         .unwrap_or_else(generate_token);
     tokens.add_root(&root_token);
 
+    let lease_engines = Arc::new(EngineBridge {
+        mounts: mounts.clone(),
+        runtime: runtime.clone(),
+    });
+    let leases = Arc::new(LeaseManager::new(
+        backend.clone(),
+        lease_engines.clone(),
+        Arc::new(SystemClock),
+        ExpiryConfig {
+            retry_base: flags.lease_retry_base,
+            ..ExpiryConfig::default()
+        },
+    ));
     let app = Arc::new(App {
         backend: backend.clone(),
         runtime,
         mounts,
+        leases: leases.clone(),
+        lease_engines,
         tokens,
         info,
         max_request_bytes: flags.max_request_size,
     });
+    spawn_expiry_worker(leases);
+    spawn_periodic(app.clone(), flags.periodic_interval);
 
     let listener = tokio::net::TcpListener::bind(&flags.listen_address)
         .await

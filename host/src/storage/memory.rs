@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 use std::sync::RwLock;
 
-use super::{Backend, StorageError, listing::list_one_level};
+use super::{Backend, BatchOp, StorageError, listing::list_one_level};
 
 /// A backend that keeps everything in a sorted map; lost when the process exits.
 #[derive(Default)]
@@ -62,6 +62,42 @@ impl Backend for MemoryBackend {
         map.retain(|k, _| !k.starts_with(prefix));
         Ok(())
     }
+
+    fn scan(
+        &self,
+        prefix: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<String>, StorageError> {
+        use std::ops::Bound;
+        let map = self.map.read().map_err(|_| Self::poisoned())?;
+        let start = match after {
+            Some(a) => Bound::Excluded(a),
+            None => Bound::Included(prefix),
+        };
+        Ok(map
+            .range::<str, _>((start, Bound::Unbounded))
+            .map(|(k, _)| k)
+            .take_while(|k| k.starts_with(prefix))
+            .take(limit)
+            .cloned()
+            .collect())
+    }
+
+    fn batch(&self, ops: &[BatchOp]) -> Result<(), StorageError> {
+        let mut map = self.map.write().map_err(|_| Self::poisoned())?;
+        for op in ops {
+            match op {
+                BatchOp::Put(k, v) => {
+                    map.insert(k.clone(), v.clone());
+                }
+                BatchOp::Delete(k) => {
+                    map.remove(k);
+                }
+            }
+        }
+        Ok(())
+    }
 }
 
 #[cfg(test)]
@@ -77,7 +113,21 @@ mod tests {
         assert_eq!(b.list("a/").unwrap(), vec!["b", "c/", "f"]);
         assert_eq!(b.list("").unwrap(), vec!["a/", "ab", "b"]);
         assert!(b.list("zz/").unwrap().is_empty());
+        assert_eq!(
+            b.scan("a/", None, 10).unwrap(),
+            vec!["a/b", "a/c/d", "a/c/e", "a/f"]
+        );
+        assert_eq!(
+            b.scan("a/", Some("a/c/d"), 2).unwrap(),
+            vec!["a/c/e", "a/f"]
+        );
         b.delete_prefix("a/").unwrap();
         assert_eq!(b.list("").unwrap(), vec!["ab", "b"]);
+        b.batch(&[
+            BatchOp::Put("x".into(), b"1".to_vec()),
+            BatchOp::Delete("b".into()),
+        ])
+        .unwrap();
+        assert_eq!(b.list("").unwrap(), vec!["ab", "x"]);
     }
 }

@@ -66,6 +66,25 @@ pub trait Backend: Send + Sync + 'static {
     fn list(&self, prefix: &str) -> Result<Vec<String>, StorageError>;
     /// Deletes every key that starts with `prefix`.
     fn delete_prefix(&self, prefix: &str) -> Result<(), StorageError>;
+    /// Up to `limit` keys starting with `prefix`, in order, strictly after `after` when
+    /// given: a page of a recursive walk.
+    fn scan(
+        &self,
+        prefix: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<String>, StorageError>;
+    /// Applies several puts and deletes atomically: all or none survive a crash.
+    fn batch(&self, ops: &[BatchOp]) -> Result<(), StorageError>;
+}
+
+/// One operation of an atomic [`Backend::batch`].
+#[derive(Debug, Clone)]
+pub enum BatchOp {
+    /// Write a key.
+    Put(String, Vec<u8>),
+    /// Delete a key.
+    Delete(String),
 }
 
 /// A shared backend handle.

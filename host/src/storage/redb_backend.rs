@@ -4,7 +4,7 @@ use std::path::Path;
 
 use redb::{Database, ReadableTable, TableDefinition};
 
-use super::{Backend, StorageError, listing::list_one_level};
+use super::{Backend, BatchOp, StorageError, listing::list_one_level};
 
 const TABLE: TableDefinition<&str, &[u8]> = TableDefinition::new("coffer");
 
@@ -96,6 +96,50 @@ impl Backend for RedbBackend {
             Ok(())
         })
     }
+
+    fn scan(
+        &self,
+        prefix: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<String>, StorageError> {
+        use std::ops::Bound;
+        let txn = self.db.begin_read().map_err(backend_err)?;
+        let table = txn.open_table(TABLE).map_err(backend_err)?;
+        let start = match after {
+            Some(a) => Bound::Excluded(a),
+            None => Bound::Included(prefix),
+        };
+        let mut out = Vec::new();
+        for entry in table
+            .range::<&str>((start, Bound::Unbounded))
+            .map_err(backend_err)?
+        {
+            let (k, _) = entry.map_err(backend_err)?;
+            let k = k.value();
+            if !k.starts_with(prefix) || out.len() >= limit {
+                break;
+            }
+            out.push(k.to_string());
+        }
+        Ok(out)
+    }
+
+    fn batch(&self, ops: &[BatchOp]) -> Result<(), StorageError> {
+        self.write(|t| {
+            for op in ops {
+                match op {
+                    BatchOp::Put(k, v) => {
+                        t.insert(k.as_str(), v.as_slice())?;
+                    }
+                    BatchOp::Delete(k) => {
+                        t.remove(k.as_str())?;
+                    }
+                }
+            }
+            Ok(())
+        })
+    }
 }
 
 #[cfg(test)]
@@ -114,7 +158,15 @@ mod tests {
         let b = RedbBackend::open(dir.path()).unwrap();
         assert_eq!(b.get("x/y").unwrap().as_deref(), Some(&b"1"[..]));
         assert_eq!(b.list("x/").unwrap(), vec!["y", "z/"]);
+        assert_eq!(b.scan("x/", None, 10).unwrap(), vec!["x/y", "x/z/w"]);
+        assert_eq!(b.scan("x/", Some("x/y"), 10).unwrap(), vec!["x/z/w"]);
         b.delete_prefix("x/").unwrap();
         assert_eq!(b.list("").unwrap(), vec!["q"]);
+        b.batch(&[
+            BatchOp::Put("r".into(), b"4".to_vec()),
+            BatchOp::Delete("q".into()),
+        ])
+        .unwrap();
+        assert_eq!(b.list("").unwrap(), vec!["r"]);
     }
 }

@@ -1,6 +1,7 @@
 //! The `sys/` backend: server status and mount management.
 
 mod health;
+mod leases;
 mod mounts;
 
 use crate::api::{ApiError, LogicalRequest, LogicalResponse};
@@ -18,8 +19,24 @@ pub async fn handle(app: &App, req: &LogicalRequest, caller: &Caller) -> Logical
     if path == "sys/mounts" || path == "sys/mounts/" || path.starts_with("sys/mounts/") {
         return mounts::handle(app, req).await;
     }
+    if let Some(rest) = lease_path(path) {
+        return leases::handle(app, req, rest).await;
+    }
     if let Some(rest) = path.strip_prefix("sys/internal/ui/mounts") {
         return mounts::ui_mount(app, req, rest.trim_start_matches('/'), caller);
     }
     ApiError::unsupported_path().into()
+}
+
+/// The part of a lease endpoint's path after `sys/leases/` (or the legacy `sys/`).
+fn lease_path(path: &str) -> Option<&str> {
+    if path == "sys/leases" || path == "sys/leases/" {
+        return Some("");
+    }
+    if let Some(rest) = path.strip_prefix("sys/leases/") {
+        return Some(rest);
+    }
+    let rest = path.strip_prefix("sys/")?;
+    let verb = rest.split('/').next().unwrap_or("");
+    matches!(verb, "renew" | "revoke" | "revoke-prefix" | "revoke-force").then_some(rest)
 }

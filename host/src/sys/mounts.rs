@@ -267,6 +267,9 @@ fn registry_error(e: RegistryError) -> ApiError {
             format!("path is already in use at {p}"),
         ),
         RegistryError::Table(MountError::InvalidPath(m)) => ApiError::bad_request(m),
+        RegistryError::Table(e @ MountError::Reserved(_)) => {
+            ApiError::new(StatusCode::FORBIDDEN, e.to_string())
+        }
         RegistryError::Plugin(PluginError::Unknown(name)) => {
             ApiError::bad_request(format!("plugin not found in the catalog: {name}"))
         }
@@ -286,6 +289,14 @@ async fn disable(app: &App, raw: &str) -> LogicalResponse {
         Ok(p) => p,
         Err(e) => return e.into(),
     };
+    // As Vault does: revoke every lease of the mount first; if the engine cannot revoke
+    // them the mount stays (use sys/leases/revoke-force/<mount> to give up on them).
+    if let Err(e) = app.leases.revoke_prefix(&path, false).await {
+        return ApiError::bad_request(format!(
+            "failed to revoke the leases of {path} before disabling it: {e}"
+        ))
+        .into();
+    }
     match app.mounts.disable(&path).await {
         Ok(removed) => {
             if removed {

@@ -74,11 +74,11 @@ pub fn delete(req: &Request) -> Result<Response> {
     };
     let now = clock::now();
     let current = meta.current_version;
-    if let Some(vm) = meta.versions.get_mut(&current) {
-        if vm.is_live(now) {
-            vm.deletion_time = Some(now.as_nanos());
-            meta.save(path)?;
-        }
+    if let Some(vm) = meta.versions.get_mut(&current)
+        && vm.is_live(now)
+    {
+        vm.deletion_time = Some(now.as_nanos());
+        meta.save(path)?;
     }
     Ok(Response::empty())
 }

@@ -29,10 +29,10 @@ pub fn delete(req: &Request) -> Result<Response> {
     };
     let now = clock::now();
     for version in versions {
-        if let Some(vm) = meta.versions.get_mut(&version) {
-            if vm.is_live(now) {
-                vm.deletion_time = Some(now.as_nanos());
-            }
+        if let Some(vm) = meta.versions.get_mut(&version)
+            && vm.is_live(now)
+        {
+            vm.deletion_time = Some(now.as_nanos());
         }
     }
     meta.save(path)?;
@@ -55,10 +55,10 @@ pub fn undelete(req: &Request) -> Result<Response> {
         meta.delete_version_after,
     );
     for version in versions {
-        if let Some(vm) = meta.versions.get_mut(&version) {
-            if !vm.destroyed {
-                vm.deletion_time = deletion.map(|t| t.as_nanos());
-            }
+        if let Some(vm) = meta.versions.get_mut(&version)
+            && !vm.destroyed
+        {
+            vm.deletion_time = deletion.map(|t| t.as_nanos());
         }
     }
     meta.save(path)?;

@@ -43,11 +43,32 @@ pub(crate) fn reset() {
     with(|h| *h = FakeHost::new());
 }
 
+/// The rules the real host applies to keys, so engines hit the same errors in tests.
 fn check_key(key: &str) -> Result<(), StorageFailure> {
-    if key.is_empty() || key.starts_with('/') {
-        return Err(StorageFailure::InvalidKey(format!("invalid key {key:?}")));
+    let reason = if key.is_empty() {
+        "empty"
+    } else {
+        match check_prefix(key) {
+            Ok(()) => return Ok(()),
+            Err(reason) => reason,
+        }
+    };
+    Err(StorageFailure::InvalidKey(format!(
+        "invalid storage key {key:?}: {reason}"
+    )))
+}
+
+/// The key rules that also apply to list prefixes (which may be empty).
+fn check_prefix(prefix: &str) -> Result<(), &'static str> {
+    if prefix.starts_with('/') {
+        Err("starts with '/'")
+    } else if prefix.len() > 4096 {
+        Err("longer than 4096 bytes")
+    } else if prefix.split('/').any(|seg| seg == "." || seg == "..") {
+        Err("contains a '.' or '..' segment")
+    } else {
+        Ok(())
     }
-    Ok(())
 }
 
 pub(crate) fn storage_get(key: &str) -> Result<Option<Vec<u8>>, StorageFailure> {
@@ -70,9 +91,12 @@ pub(crate) fn storage_delete(key: &str) -> Result<(), StorageFailure> {
 /// One level below `prefix`, with deeper folders as `name/`, sorted and unique, as the
 /// WIT `list-keys` specifies.
 pub(crate) fn storage_list(prefix: &str) -> Result<Vec<String>, StorageFailure> {
-    if !(prefix.is_empty() || prefix.ends_with('/')) || prefix.starts_with('/') {
+    check_prefix(prefix).map_err(|reason| {
+        StorageFailure::InvalidKey(format!("invalid prefix {prefix:?}: {reason}"))
+    })?;
+    if !(prefix.is_empty() || prefix.ends_with('/')) {
         return Err(StorageFailure::InvalidKey(format!(
-            "invalid prefix {prefix:?}"
+            "invalid prefix {prefix:?}: must be empty or end with '/'"
         )));
     }
     Ok(with(|h| {
@@ -131,5 +155,15 @@ mod tests {
         assert_eq!(storage_list("").unwrap(), vec!["a/", "ab", "b"]);
         assert!(storage_list("a/x/").unwrap().is_empty());
         assert!(storage_list("a").is_err());
+        assert!(storage_list("../").is_err());
+    }
+
+    #[test]
+    fn keys_follow_the_host_rules() {
+        reset();
+        for bad in ["", "/a", "a/../b", "./a", "a/.", &"k".repeat(4097)] {
+            assert!(storage_put(bad, b"").is_err(), "{bad}");
+        }
+        assert!(storage_put("a/.b/..c", b"").is_ok());
     }
 }

@@ -1,1 +1,128 @@
+//! A deliberately misbehaving engine for the host's sandbox tests.
+//!
+//! `read` on these paths:
+//! * `loop`  — spins forever (the host's CPU deadline must stop it);
+//! * `bomb`  — allocates 1 MiB chunks until memory runs out (the memory cap must stop it);
+//! * `panic` — panics, which traps with `panic = "abort"`;
+//! * `huge`  — answers with about 24 MiB of JSON data (the guest needs ~25 MiB of
+//!   memory to build it; the host's response limit should refuse it);
+//! * `ok`    — writes and reads back one storage entry and answers `{"ok":true}`, to
+//!   show the host still serves the engine after the others;
+//! * anything else — `unsupported path`.
+//!
+//! It uses wit-bindgen directly rather than the SDK, so the tests do not depend on the
+//! SDK behaving.
 
+use core::hint::black_box;
+
+wit_bindgen::generate!({
+    world: "secrets-engine",
+    path: "../../../wit",
+});
+
+use coffer::engine::storage;
+use coffer::engine::types::{EngineInfo, Error, Lease, LeaseTerms, Mount, Request, Response};
+use exports::coffer::engine::engine::Guest;
+
+/// Size of the `huge` answer's payload.
+const HUGE_BYTES: usize = 24 << 20;
+
+struct Hostile;
+
+impl Guest for Hostile {
+    fn info() -> EngineInfo {
+        EngineInfo {
+            name: "hostile".to_string(),
+            version: "v0.1.0".to_string(),
+            description: "Misbehaves on purpose, for sandbox tests".to_string(),
+            paths: Vec::new(),
+        }
+    }
+
+    fn read(req: Request) -> Result<Response, Error> {
+        match req.path.as_str() {
+            "loop" => spin(),
+            "bomb" => bomb(),
+            "panic" => panic!("hostile engine panics on purpose"),
+            "huge" => Ok(answer(huge_json())),
+            "ok" => ok(),
+            _ => Err(Error::UnsupportedPath),
+        }
+    }
+
+    fn write(_req: Request) -> Result<Response, Error> {
+        Err(Error::UnsupportedOperation)
+    }
+
+    fn delete(_req: Request) -> Result<Response, Error> {
+        Err(Error::UnsupportedOperation)
+    }
+
+    fn list(_req: Request) -> Result<Response, Error> {
+        Err(Error::UnsupportedOperation)
+    }
+
+    fn renew(_lease: Lease) -> Result<LeaseTerms, Error> {
+        Err(Error::UnsupportedOperation)
+    }
+
+    fn revoke(_lease: Lease) -> Result<(), Error> {
+        Ok(())
+    }
+
+    fn periodic(_mount: Mount) -> Result<(), Error> {
+        Ok(())
+    }
+}
+
+/// Never returns. `black_box` hides the counter from the optimizer, so the loop can
+/// be neither removed nor proven side-effect free.
+fn spin() -> ! {
+    let mut n: u64 = 0;
+    loop {
+        n = black_box(n.wrapping_add(1));
+    }
+}
+
+/// Never returns: keeps every chunk alive and touched until allocation fails, which
+/// aborts (a trap) under `panic = "abort"`.
+fn bomb() -> ! {
+    let mut hoard: Vec<Vec<u8>> = Vec::new();
+    loop {
+        let chunk = vec![0xA5u8; 1 << 20];
+        hoard.push(black_box(chunk));
+        black_box(&hoard);
+    }
+}
+
+/// `{"blob":"xxx…"}` with `HUGE_BYTES` x's, built in place to avoid a second copy.
+fn huge_json() -> String {
+    let mut s = String::with_capacity(HUGE_BYTES + 16);
+    s.push_str("{\"blob\":\"");
+    s.extend(core::iter::repeat_n('x', HUGE_BYTES));
+    s.push_str("\"}");
+    s
+}
+
+fn ok() -> Result<Response, Error> {
+    let stored = storage::put("ok", b"true")
+        .and_then(|()| storage::get("ok"))
+        .map_err(|e| Error::Internal(format!("storage failed: {e:?}")))?;
+    if stored.as_deref() != Some(b"true".as_slice()) {
+        return Err(Error::Internal(
+            "storage did not return what was written".into(),
+        ));
+    }
+    Ok(answer("{\"ok\":true}".to_string()))
+}
+
+fn answer(data: String) -> Response {
+    Response {
+        data: Some(data),
+        lease: None,
+        refresh_interval: None,
+        warnings: Vec::new(),
+    }
+}
+
+export!(Hostile);

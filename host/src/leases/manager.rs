@@ -1,0 +1,556 @@
+//! Registering, looking up, renewing and revoking leases.
+
+use std::sync::Arc;
+
+use crate::runtime::Clock;
+use crate::storage::{BatchOp, SharedBackend, StorageError};
+
+use super::keys::{
+    ID_PREFIX, INDEX_PREFIX, IRREVOCABLE_PREFIX, id_key, index_bound, index_key, irrevocable_key,
+    parse_index_key,
+};
+use super::{EngineCallError, ExpiryConfig, LeaseEngines, LeaseEntry, TtlInputs, compute_ttl};
+
+const NANOS: u64 = 1_000_000_000;
+
+/// Why a lease operation failed; each maps to Vault's message and status.
+#[derive(Debug, thiserror::Error)]
+pub enum LeaseError {
+    /// No such lease (`400 invalid lease` on lookup, `lease not found` on renew).
+    #[error("lease not found")]
+    NotFound,
+    /// The lease was issued non-renewable.
+    #[error("lease is not renewable")]
+    NotRenewable,
+    /// The lease already expired.
+    #[error("lease expired")]
+    Expired,
+    /// Revocation failed too often; only `revoke-force` removes it.
+    #[error("lease is expired and has failed previous revocation attempts")]
+    Irrevocable,
+    /// The max TTL has been reached.
+    #[error("{0}")]
+    PastMax(String),
+    /// The engine refused to renew.
+    #[error("{0}")]
+    RenewRefused(String),
+    /// The engine failed to revoke (sync revoke).
+    #[error("failed to revoke entry: resp: <nil> err: {0}")]
+    RevokeFailed(String),
+    /// Storage failed.
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+    /// A stored entry could not be decoded.
+    #[error("stored lease {0} is corrupt: {1}")]
+    Corrupt(String, String),
+}
+
+/// What the caller needs to answer a client after registration or renewal.
+#[derive(Debug, Clone)]
+pub struct LeaseTiming {
+    /// Seconds until expiry.
+    pub ttl: u64,
+    /// A TTL-capped warning, if any.
+    pub warning: Option<String>,
+}
+
+/// A secret an engine wants leased.
+#[derive(Debug, Clone)]
+pub struct NewLease<'a> {
+    /// Request path, e.g. `aws/creds/r`.
+    pub path: &'a str,
+    /// Mount path, e.g. `aws/`.
+    pub mount_path: &'a str,
+    /// Mount uuid.
+    pub mount_uuid: &'a str,
+    /// Engine TTL (0 = mount default).
+    pub ttl: u64,
+    /// Engine max TTL (0 = mount max).
+    pub max_ttl: u64,
+    /// Mount's effective default TTL.
+    pub mount_default_ttl: u64,
+    /// Mount's effective max TTL.
+    pub mount_max_ttl: u64,
+    /// Renewable?
+    pub renewable: bool,
+    /// Engine-private JSON.
+    pub internal: &'a str,
+    /// Data returned to the client.
+    pub data: &'a str,
+    /// Caller's display name.
+    pub display_name: &'a str,
+}
+
+/// The lease manager.
+pub struct LeaseManager {
+    backend: SharedBackend,
+    engines: Arc<dyn LeaseEngines>,
+    clock: Arc<dyn Clock>,
+    pub(crate) config: ExpiryConfig,
+    pub(crate) wake: tokio::sync::Notify,
+}
+
+impl LeaseManager {
+    /// A manager over `backend`, revoking through `engines`.
+    pub fn new(
+        backend: SharedBackend,
+        engines: Arc<dyn LeaseEngines>,
+        clock: Arc<dyn Clock>,
+        config: ExpiryConfig,
+    ) -> Self {
+        Self {
+            backend,
+            engines,
+            clock,
+            config,
+            wake: tokio::sync::Notify::new(),
+        }
+    }
+
+    pub(crate) fn now_nanos(&self) -> u64 {
+        self.clock.now_nanos()
+    }
+
+    /// Now, by the manager's clock, in ns since the epoch.
+    pub fn now(&self) -> u64 {
+        self.clock.now_nanos()
+    }
+
+    /// Records a new lease and returns its id and TTL. The entry and its index slot are
+    /// written in one atomic batch, so a crash never leaves a lease that cannot expire.
+    pub fn register(&self, new: NewLease<'_>) -> Result<(String, LeaseTiming), LeaseError> {
+        let now = self.now_nanos();
+        let outcome = compute_ttl(TtlInputs {
+            increment: 0,
+            engine_ttl: new.ttl,
+            engine_max_ttl: new.max_ttl,
+            mount_default_ttl: new.mount_default_ttl,
+            mount_max_ttl: new.mount_max_ttl,
+            issue_secs: now / NANOS,
+            now_secs: now / NANOS,
+        })
+        .map_err(LeaseError::PastMax)?;
+        let id = format!(
+            "{}/{}",
+            new.path.trim_end_matches('/'),
+            crate::auth::random_base62(24)
+        );
+        let expire_time = now + outcome.ttl * NANOS;
+        let entry = LeaseEntry {
+            id: id.clone(),
+            path: new.path.to_string(),
+            mount_path: new.mount_path.to_string(),
+            mount_uuid: new.mount_uuid.to_string(),
+            mount_rel_path: new
+                .path
+                .strip_prefix(new.mount_path)
+                .unwrap_or(new.path)
+                .to_string(),
+            issue_time: now,
+            expire_time,
+            last_renewal: None,
+            renewable: new.renewable,
+            engine_max_ttl: new.max_ttl,
+            internal: new.internal.to_string(),
+            data: new.data.to_string(),
+            index_secs: expire_time / NANOS,
+            attempts: 0,
+            revoke_error: String::new(),
+            display_name: new.display_name.to_string(),
+        };
+        self.save(None, &entry)?;
+        self.wake.notify_one();
+        Ok((
+            id,
+            LeaseTiming {
+                ttl: outcome.ttl,
+                warning: outcome.warning,
+            },
+        ))
+    }
+
+    /// Writes `entry`, moving its index slot from `old_index_secs` if it changed.
+    fn save(&self, old_index_secs: Option<u64>, entry: &LeaseEntry) -> Result<(), LeaseError> {
+        let bytes = serde_json::to_vec(entry)
+            .map_err(|e| LeaseError::Corrupt(entry.id.clone(), e.to_string()))?;
+        let mut ops = Vec::with_capacity(4);
+        if let Some(old) = old_index_secs
+            && old != entry.index_secs
+        {
+            ops.push(BatchOp::Delete(index_key(old, &entry.id)));
+        }
+        ops.push(BatchOp::Put(
+            index_key(entry.index_secs, &entry.id),
+            Vec::new(),
+        ));
+        ops.push(BatchOp::Put(id_key(&entry.id), bytes));
+        if entry.is_irrevocable() {
+            ops.push(BatchOp::Put(irrevocable_key(&entry.id), Vec::new()));
+        }
+        self.backend.batch(&ops)?;
+        Ok(())
+    }
+
+    /// Reads one lease.
+    pub fn lookup(&self, id: &str) -> Result<Option<LeaseEntry>, LeaseError> {
+        let Some(bytes) = self.backend.get(&id_key(id))? else {
+            return Ok(None);
+        };
+        serde_json::from_slice(&bytes)
+            .map(Some)
+            .map_err(|e| LeaseError::Corrupt(id.to_string(), e.to_string()))
+    }
+
+    /// Renews a lease by `increment` seconds (0 = the engine's choice).
+    pub async fn renew(
+        &self,
+        id: &str,
+        increment: u64,
+    ) -> Result<(LeaseEntry, LeaseTiming), LeaseError> {
+        let mut entry = self.lookup(id)?.ok_or(LeaseError::NotFound)?;
+        if entry.is_irrevocable() {
+            return Err(LeaseError::Irrevocable);
+        }
+        if !entry.renewable {
+            return Err(LeaseError::NotRenewable);
+        }
+        let now = self.now_nanos();
+        if entry.expire_time <= now {
+            return Err(LeaseError::Expired);
+        }
+        let terms = self
+            .engines
+            .renew(&entry, increment)
+            .await
+            .map_err(|e| LeaseError::RenewRefused(e.to_string()))?;
+        let outcome = compute_ttl(TtlInputs {
+            increment,
+            engine_ttl: terms.ttl,
+            engine_max_ttl: terms.max_ttl,
+            mount_default_ttl: terms.mount_default_ttl,
+            mount_max_ttl: terms.mount_max_ttl,
+            issue_secs: entry.issue_time / NANOS,
+            now_secs: now / NANOS,
+        })
+        .map_err(LeaseError::PastMax)?;
+        let old_index = entry.index_secs;
+        entry.expire_time = now + outcome.ttl * NANOS;
+        entry.index_secs = entry.expire_time / NANOS;
+        entry.last_renewal = Some(now);
+        entry.engine_max_ttl = terms.max_ttl;
+        self.save(Some(old_index), &entry)?;
+        Ok((
+            entry,
+            LeaseTiming {
+                ttl: outcome.ttl,
+                warning: outcome.warning,
+            },
+        ))
+    }
+
+    /// Revokes one lease now through its engine; unknown ids succeed (as in Vault).
+    pub async fn revoke(&self, id: &str) -> Result<(), LeaseError> {
+        let Some(entry) = self.lookup(id)? else {
+            return Ok(());
+        };
+        self.engines
+            .revoke(&entry)
+            .await
+            .map_err(|e| LeaseError::RevokeFailed(e.to_string()))?;
+        self.forget(&entry)
+    }
+
+    /// Marks a lease to be revoked by the expiry worker as soon as possible.
+    pub fn revoke_later(&self, id: &str) -> Result<(), LeaseError> {
+        let Some(mut entry) = self.lookup(id)? else {
+            return Ok(());
+        };
+        let now = self.now_nanos();
+        let old = entry.index_secs;
+        entry.expire_time = entry.expire_time.min(now);
+        entry.index_secs = now / NANOS;
+        self.save(Some(old), &entry)?;
+        self.wake.notify_one();
+        Ok(())
+    }
+
+    /// Deletes a lease's records.
+    pub(crate) fn forget(&self, entry: &LeaseEntry) -> Result<(), LeaseError> {
+        self.backend.batch(&[
+            BatchOp::Delete(index_key(entry.index_secs, &entry.id)),
+            BatchOp::Delete(irrevocable_key(&entry.id)),
+            BatchOp::Delete(id_key(&entry.id)),
+        ])?;
+        Ok(())
+    }
+
+    /// Ids of every lease under `prefix`; an exact lease id (no trailing slash) selects only
+    /// itself, as in Vault.
+    pub fn ids_under(&self, prefix: &str) -> Result<Vec<String>, LeaseError> {
+        if !prefix.ends_with('/') && self.lookup(prefix)?.is_some() {
+            return Ok(vec![prefix.to_string()]);
+        }
+        let dir = if prefix.is_empty() || prefix.ends_with('/') {
+            prefix.to_string()
+        } else {
+            format!("{prefix}/")
+        };
+        let full = format!("{ID_PREFIX}{dir}");
+        let mut out = Vec::new();
+        let mut after: Option<String> = None;
+        loop {
+            let page = self.backend.scan(&full, after.as_deref(), 1000)?;
+            let Some(last) = page.last().cloned() else {
+                break;
+            };
+            out.extend(
+                page.iter()
+                    .filter_map(|k| k.strip_prefix(ID_PREFIX).map(str::to_string)),
+            );
+            after = Some(last);
+        }
+        Ok(out)
+    }
+
+    /// Revokes every lease under `prefix`. `force` ignores engine errors and deletes the
+    /// records anyway; otherwise the first failure stops the walk.
+    pub async fn revoke_prefix(&self, prefix: &str, force: bool) -> Result<(), LeaseError> {
+        for id in self.ids_under(prefix)? {
+            let Some(entry) = self.lookup(&id)? else {
+                continue;
+            };
+            match self.engines.revoke(&entry).await {
+                Ok(()) => self.forget(&entry)?,
+                Err(e) if force => {
+                    tracing::warn!(lease = %id, error = %e, "force-revoked lease despite engine error");
+                    self.forget(&entry)?;
+                }
+                Err(e) => return Err(LeaseError::RevokeFailed(e.to_string())),
+            }
+        }
+        Ok(())
+    }
+
+    /// Queues every lease under `prefix` for the expiry worker.
+    pub fn revoke_prefix_later(&self, prefix: &str) -> Result<(), LeaseError> {
+        for id in self.ids_under(prefix)? {
+            self.revoke_later(&id)?;
+        }
+        Ok(())
+    }
+
+    /// One level of the lease-id tree under `prefix` (for `LIST sys/leases/lookup`).
+    pub fn list_level(&self, prefix: &str) -> Result<Vec<String>, LeaseError> {
+        Ok(self.backend.list(&format!("{ID_PREFIX}{prefix}"))?)
+    }
+
+    /// Every irrevocable lease (up to `limit`).
+    pub fn irrevocable(&self, limit: usize) -> Result<Vec<LeaseEntry>, LeaseError> {
+        let keys = self.backend.scan(IRREVOCABLE_PREFIX, None, limit)?;
+        let mut out = Vec::new();
+        for k in keys {
+            if let Some(id) = k.strip_prefix(IRREVOCABLE_PREFIX)
+                && let Some(e) = self.lookup(id)?
+            {
+                out.push(e);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Index keys due at or before `now_secs`, at most `limit`.
+    pub(crate) fn due(
+        &self,
+        now_secs: u64,
+        limit: usize,
+    ) -> Result<Vec<(u64, String)>, LeaseError> {
+        let bound = index_bound(now_secs);
+        let keys = self.backend.scan(INDEX_PREFIX, None, limit)?;
+        Ok(keys
+            .iter()
+            .take_while(|k| k.as_str() < bound.as_str())
+            .filter_map(|k| parse_index_key(k).map(|(s, id)| (s, id.to_string())))
+            .collect())
+    }
+
+    /// Handles one due lease: revoke it, or schedule a retry, or give up.
+    pub(crate) async fn expire_one(&self, index_secs: u64, id: &str) -> Result<(), LeaseError> {
+        let Some(mut entry) = self.lookup(id)? else {
+            // An index slot whose entry is gone: the lease was revoked meanwhile.
+            self.backend.delete(&index_key(index_secs, id))?;
+            return Ok(());
+        };
+        if entry.index_secs != index_secs {
+            // Stale slot left by a renewal racing the worker.
+            self.backend.delete(&index_key(index_secs, id))?;
+            return Ok(());
+        }
+        match self.engines.revoke(&entry).await {
+            Ok(()) => {
+                tracing::info!(lease = %id, "revoked expired lease");
+                self.forget(&entry)
+            }
+            Err(err) => {
+                entry.attempts += 1;
+                let now_secs = self.now_nanos() / NANOS;
+                let permanent = matches!(err, EngineCallError::Permanent(_));
+                let old = entry.index_secs;
+                if permanent || entry.attempts >= self.config.max_attempts {
+                    let msg = if permanent {
+                        err.to_string()
+                    } else {
+                        format!("out of retries: {err}")
+                    };
+                    entry.revoke_error = msg.chars().take(240).collect();
+                    entry.index_secs = now_secs + self.config.irrevocable_retry.as_secs();
+                    tracing::error!(lease = %id, attempts = entry.attempts, error = %err, "lease is now irrevocable");
+                } else {
+                    let delay = self.config.backoff(entry.attempts);
+                    entry.index_secs = now_secs + delay.as_secs().max(1);
+                    tracing::warn!(lease = %id, attempts = entry.attempts, retry_in_s = delay.as_secs(), error = %err, "lease revocation failed; will retry");
+                }
+                self.save(Some(old), &entry)
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::future::Future;
+    use std::pin::Pin;
+    use std::sync::Mutex;
+    use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
+    use super::*;
+    use crate::leases::RenewTerms;
+    use crate::storage::MemoryBackend;
+
+    /// A clock tests move by hand, so expiry needs no sleeping.
+    #[derive(Default)]
+    struct FakeClock(AtomicU64);
+    impl Clock for FakeClock {
+        fn now_nanos(&self) -> u64 {
+            self.0.load(Ordering::SeqCst)
+        }
+    }
+
+    #[derive(Default)]
+    struct FakeEngines {
+        revoked: Mutex<Vec<String>>,
+        failing: AtomicBool,
+    }
+    impl LeaseEngines for FakeEngines {
+        fn revoke<'a>(
+            &'a self,
+            entry: &'a LeaseEntry,
+        ) -> Pin<Box<dyn Future<Output = Result<(), EngineCallError>> + Send + 'a>> {
+            Box::pin(async move {
+                if self.failing.load(Ordering::SeqCst) {
+                    return Err(EngineCallError::Transient("upstream down".into()));
+                }
+                self.revoked.lock().unwrap().push(entry.id.clone());
+                Ok(())
+            })
+        }
+        fn renew<'a>(
+            &'a self,
+            _: &'a LeaseEntry,
+            _: u64,
+        ) -> Pin<Box<dyn Future<Output = Result<RenewTerms, EngineCallError>> + Send + 'a>>
+        {
+            Box::pin(async move {
+                Ok(RenewTerms {
+                    ttl: 60,
+                    max_ttl: 120,
+                    mount_default_ttl: 3600,
+                    mount_max_ttl: 7200,
+                })
+            })
+        }
+    }
+
+    fn setup() -> (LeaseManager, Arc<FakeClock>, Arc<FakeEngines>) {
+        let clock = Arc::new(FakeClock::default());
+        clock.0.store(1_000 * NANOS, Ordering::SeqCst);
+        let engines = Arc::new(FakeEngines::default());
+        let mgr = LeaseManager::new(
+            Arc::new(MemoryBackend::new()),
+            engines.clone(),
+            clock.clone(),
+            ExpiryConfig::default(),
+        );
+        (mgr, clock, engines)
+    }
+
+    fn new_lease(ttl: u64, max_ttl: u64) -> NewLease<'static> {
+        NewLease {
+            path: "aws/creds/r",
+            mount_path: "aws/",
+            mount_uuid: "u",
+            ttl,
+            max_ttl,
+            mount_default_ttl: 3600,
+            mount_max_ttl: 7200,
+            renewable: true,
+            internal: "{}",
+            data: "{}",
+            display_name: "root",
+        }
+    }
+
+    async fn run_due(mgr: &LeaseManager) {
+        for (secs, id) in mgr.due(mgr.now() / NANOS, 100).unwrap() {
+            mgr.expire_one(secs, &id).await.unwrap();
+        }
+    }
+
+    #[tokio::test]
+    async fn expiry_revokes_and_failures_retry_then_become_irrevocable() {
+        let (mgr, clock, engines) = setup();
+        let (id, timing) = mgr.register(new_lease(30, 0)).unwrap();
+        assert!(id.starts_with("aws/creds/r/") && id.len() == "aws/creds/r/".len() + 24);
+        assert_eq!(timing.ttl, 30);
+        run_due(&mgr).await;
+        assert!(engines.revoked.lock().unwrap().is_empty(), "not due yet");
+        clock.0.fetch_add(31 * NANOS, Ordering::SeqCst);
+        run_due(&mgr).await;
+        assert_eq!(*engines.revoked.lock().unwrap(), vec![id.clone()]);
+        assert!(mgr.lookup(&id).unwrap().is_none());
+
+        engines.failing.store(true, Ordering::SeqCst);
+        let (id2, _) = mgr.register(new_lease(5, 0)).unwrap();
+        for _ in 0..6 {
+            clock.0.fetch_add(100_000 * NANOS, Ordering::SeqCst);
+            run_due(&mgr).await;
+        }
+        let entry = mgr.lookup(&id2).unwrap().unwrap();
+        assert!(entry.is_irrevocable(), "gave up after 6 attempts");
+        assert!(entry.revoke_error.starts_with("out of retries"));
+        assert_eq!(mgr.irrevocable(10).unwrap().len(), 1);
+        assert!(matches!(
+            mgr.renew(&id2, 0).await,
+            Err(LeaseError::Irrevocable)
+        ));
+        mgr.revoke_prefix("aws/", true).await.unwrap();
+        assert!(mgr.lookup(&id2).unwrap().is_none());
+        assert!(mgr.irrevocable(10).unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn renewal_moves_expiry_up_to_the_max() {
+        let (mgr, clock, _) = setup();
+        let (id, _) = mgr.register(new_lease(60, 120)).unwrap();
+        clock.0.fetch_add(50 * NANOS, Ordering::SeqCst);
+        let (entry, timing) = mgr.renew(&id, 0).await.unwrap();
+        assert_eq!(timing.ttl, 60);
+        assert_eq!(entry.expire_time, 1_110 * NANOS);
+        clock.0.fetch_add(50 * NANOS, Ordering::SeqCst);
+        let (_, timing) = mgr.renew(&id, 600).await.unwrap();
+        assert_eq!(timing.ttl, 20, "capped at issue + max_ttl");
+        assert!(timing.warning.is_some());
+        // The old index slot is gone: only one due entry at the new expiry.
+        clock.0.fetch_add(21 * NANOS, Ordering::SeqCst);
+        assert_eq!(mgr.due(mgr.now() / NANOS, 10).unwrap().len(), 1);
+    }
+}
