@@ -6,6 +6,10 @@ waits for `GET /v1/sys/health` to answer 200, and on stop sends SIGINT and check
 the server exits cleanly. `Cli` runs the same binary as a client.
 
 Set COFFER_BIN to test another binary.
+
+AWS tests use moto (`moto_server` from the same venv as pytest) as their IAM/STS:
+the session-scoped `moto` fixture starts one on a free port, `aws` resets it per test
+and bootstraps an admin user with moto's auth enforcement on (docs/moto-iam.md).
 """
 
 from __future__ import annotations
@@ -17,7 +21,9 @@ import secrets
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -104,6 +110,8 @@ class Server:
         self.logdir = Path(tempfile.mkdtemp(prefix="coffer-log-"))
         self.proc: subprocess.Popen | None = None
         self.starts = 0
+        # Added to the server's environment on the next start().
+        self.extra_env: dict[str, str] = {}
 
     # --- lifecycle ---------------------------------------------------------
 
@@ -125,13 +133,15 @@ class Server:
         self.starts += 1
         self.stdout_path = self.logdir / f"stdout.{self.starts}"
         self.stderr_path = self.logdir / f"stderr.{self.starts}"
+        env = clean_env(self.home)
+        env.update(self.extra_env)
         with open(self.stdout_path, "wb") as out, open(self.stderr_path, "wb") as err:
             self.proc = subprocess.Popen(
                 self.argv(),
                 stdin=subprocess.DEVNULL,
                 stdout=out,
                 stderr=err,
-                env=clean_env(self.home),
+                env=env,
                 cwd=self.home,
             )
         _live_processes.append(self.proc)
@@ -406,6 +416,277 @@ def unique(prefix: str) -> str:
     return f"{prefix}-{secrets.token_hex(3)}"
 
 
+# --- moto: IAM/STS for the AWS engine ------------------------------------------------
+
+MOTO_REGION = "us-east-1"
+MOTO_START_TIMEOUT = 20.0
+
+
+def moto_server_bin() -> Path:
+    """`moto_server` next to the running python (the venv's), else the repo's .venv."""
+    for cand in (Path(sys.executable).parent / "moto_server", ROOT / ".venv" / "bin" / "moto_server"):
+        if cand.exists():
+            return cand
+    pytest.fail("moto_server not found: install tests/requirements.txt into .venv "
+                "(scripts/test does this)", pytrace=False)
+
+
+class Moto:
+    """A `moto_server` on 127.0.0.1 (port 0 = let it choose; the port is read from
+    its ` * Running on http://127.0.0.1:PORT` log line)."""
+
+    def __init__(self, port: int = 0, env: dict[str, str] | None = None):
+        self.port = port
+        self.extra_env = dict(env or {})
+        self.logdir = Path(tempfile.mkdtemp(prefix="moto-log-"))
+        self.proc: subprocess.Popen | None = None
+        self.starts = 0
+
+    @property
+    def endpoint(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> "Moto":
+        assert self.proc is None, "moto already running"
+        self.starts += 1
+        self.log_path = self.logdir / f"moto.{self.starts}.log"
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "MOTO_"))}
+        env.update(self.extra_env)
+        with open(self.log_path, "wb") as log:
+            self.proc = subprocess.Popen(
+                [str(moto_server_bin()), "-H", "127.0.0.1", "-p", str(self.port)],
+                stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, env=env,
+            )
+        _live_processes.append(self.proc)
+        deadline = time.monotonic() + MOTO_START_TIMEOUT
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                pytest.fail(f"moto_server exited with {self.proc.returncode}\n{self.log()}",
+                            pytrace=False)
+            m = re.search(r"Running on http://127\.0\.0\.1:(\d+)", self.log())
+            if m:
+                self.port = int(m.group(1))
+                try:
+                    if requests.get(self.endpoint + "/moto-api/", timeout=2).status_code == 200:
+                        return self
+                except requests.RequestException:
+                    pass
+            time.sleep(0.05)
+        self.stop()
+        pytest.fail(f"moto_server not ready after {MOTO_START_TIMEOUT}s\n{self.log()}",
+                    pytrace=False)
+
+    def stop(self) -> None:
+        if self.proc is None:
+            return
+        proc, self.proc = self.proc, None
+        if proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+    def log(self) -> str:
+        try:
+            text = self.log_path.read_text(errors="replace")
+        except OSError:
+            return ""
+        return text if len(text) < 4000 else "...\n" + text[-4000:]
+
+    # --- moto-api -------------------------------------------------------------
+
+    def reset(self) -> None:
+        """Forgets all state (not the auth setting: see reset_auth)."""
+        r = requests.post(self.endpoint + "/moto-api/reset", timeout=10)
+        assert r.status_code == 200, r.text
+
+    def reset_auth(self, value: str) -> None:
+        """"0": enforce signatures and IAM policies from now on; "inf": never."""
+        r = requests.post(self.endpoint + "/moto-api/reset-auth", data=value.encode(),
+                          headers={"Content-Type": "text/plain"}, timeout=10)
+        assert r.status_code == 200, r.text
+
+    # --- boto3 ------------------------------------------------------------------
+
+    def client(self, service: str, key: str = "AKIAIOSFODNN7EXAMPLE", secret: str = "x",
+               token: str | None = None, endpoint: str | None = None):
+        import boto3
+        from botocore.config import Config
+
+        return boto3.client(
+            service, endpoint_url=endpoint or self.endpoint, region_name=MOTO_REGION,
+            aws_access_key_id=key, aws_secret_access_key=secret, aws_session_token=token,
+            config=Config(retries={"max_attempts": 1}, connect_timeout=5, read_timeout=20),
+        )
+
+
+class AwsAccount:
+    """A freshly reset moto with an admin IAM user (`Allow *`) and auth enforcement
+    on: unknown or deleted keys get InvalidClientTokenId from then on."""
+
+    def __init__(self, moto: Moto):
+        self.moto = moto
+        moto.reset_auth("inf")
+        moto.reset()
+        iam = moto.client("iam")
+        self.admin_user = unique("coffer-admin")
+        iam.create_user(UserName=self.admin_user)
+        iam.put_user_policy(
+            UserName=self.admin_user, PolicyName="admin",
+            PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [
+                {"Effect": "Allow", "Action": "*", "Resource": "*"}]}),
+        )
+        k = iam.create_access_key(UserName=self.admin_user)["AccessKey"]
+        self.access_key, self.secret_key = k["AccessKeyId"], k["SecretAccessKey"]
+        moto.reset_auth("0")
+        self.iam = moto.client("iam", self.access_key, self.secret_key)
+        self.sts = moto.client("sts", self.access_key, self.secret_key)
+
+    @property
+    def endpoint(self) -> str:
+        return self.moto.endpoint
+
+    def root_config(self, endpoint: str | None = None) -> dict[str, str]:
+        """The body of `aws/config/root` for this account."""
+        ep = endpoint or self.endpoint
+        return {"access_key": self.access_key, "secret_key": self.secret_key,
+                "region": MOTO_REGION, "iam_endpoint": ep, "sts_endpoint": ep}
+
+    # --- assertions helpers --------------------------------------------------------
+
+    def user_of_key(self, access_key: str) -> str | None:
+        """The IAM user owning access_key, None if no user has it."""
+        for page in self.iam.get_paginator("list_users").paginate():
+            for u in page["Users"]:
+                keys = self.iam.list_access_keys(UserName=u["UserName"])["AccessKeyMetadata"]
+                if any(k["AccessKeyId"] == access_key for k in keys):
+                    return u["UserName"]
+        return None
+
+    def user_exists(self, name: str) -> bool:
+        from botocore.exceptions import ClientError
+
+        try:
+            self.iam.get_user(UserName=name)
+            return True
+        except ClientError as e:
+            if e.response["Error"]["Code"] == "NoSuchEntity":
+                return False
+            raise
+
+    def users(self) -> set[str]:
+        return {u["UserName"] for page in self.iam.get_paginator("list_users").paginate()
+                for u in page["Users"]} - {self.admin_user}
+
+    def key_works(self, access_key: str, secret_key: str) -> bool:
+        """Whether moto accepts the key (GetCallerIdentity); False on InvalidClientTokenId."""
+        from botocore.exceptions import ClientError
+
+        try:
+            self.moto.client("sts", access_key, secret_key).get_caller_identity()
+            return True
+        except ClientError as e:
+            code = e.response["Error"]["Code"]
+            assert code in ("InvalidClientTokenId", "SignatureDoesNotMatch"), e
+            return False
+
+    def wait_user_gone(self, name: str, timeout: float = 30.0, what: str = "") -> float:
+        """Polls until user `name` is gone; returns the seconds it took."""
+        start = time.monotonic()
+        while self.user_exists(name):
+            if time.monotonic() - start > timeout:
+                pytest.fail(f"IAM user {name} still exists after {timeout}s {what}",
+                            pytrace=False)
+            time.sleep(0.25)
+        return time.monotonic() - start
+
+
+class TcpProxy:
+    """A loopback TCP forwarder to `target_port` that can be closed (connections
+    refused) and reopened on the same port: makes an upstream unreachable without
+    losing its state."""
+
+    def __init__(self, target_port: int):
+        self.target_port = target_port
+        self.port = 0
+        self._listener: socket.socket | None = None
+        self._conns: list[socket.socket] = []
+        self._lock = threading.Lock()
+        self.open()
+
+    @property
+    def endpoint(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def open(self) -> None:
+        assert self._listener is None
+        ls = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        ls.bind(("127.0.0.1", self.port))
+        self.port = ls.getsockname()[1]
+        ls.listen(64)
+        self._listener = ls
+        threading.Thread(target=self._accept, args=(ls,), daemon=True).start()
+
+    def close(self) -> None:
+        """Stops listening and cuts every open connection."""
+        ls, self._listener = self._listener, None
+        if ls is not None:
+            try:
+                ls.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            ls.close()
+        with self._lock:
+            conns, self._conns = self._conns, []
+        for c in conns:
+            try:
+                c.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            c.close()
+
+    def _accept(self, ls: socket.socket) -> None:
+        while True:
+            try:
+                client, _ = ls.accept()
+            except OSError:
+                return
+            if self._listener is not ls:
+                client.close()
+                return
+            try:
+                upstream = socket.create_connection(("127.0.0.1", self.target_port), timeout=5)
+                upstream.settimeout(None)
+            except OSError:
+                client.close()
+                continue
+            with self._lock:
+                self._conns += [client, upstream]
+            for a, b in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pump, args=(a, b), daemon=True).start()
+
+    @staticmethod
+    def _pump(src: socket.socket, dst: socket.socket) -> None:
+        try:
+            while True:
+                data = src.recv(65536)
+                if not data:
+                    break
+                dst.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for s in (src, dst):
+                try:
+                    s.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+            src.close()
+
+
 # --- fixtures ----------------------------------------------------------------------
 
 
@@ -442,6 +723,29 @@ def make_server():
     yield make
     for s in started:
         s.stop()
+
+
+@pytest.fixture(scope="session")
+def moto():
+    """One moto_server for the whole session (started on first use)."""
+    m = Moto().start()
+    try:
+        yield m
+    finally:
+        m.stop()
+
+
+@pytest.fixture
+def aws(moto):
+    """A reset moto with an admin user and auth enforcement on (see AwsAccount)."""
+    acct = AwsAccount(moto)
+    try:
+        yield acct
+    finally:
+        try:
+            moto.reset_auth("inf")
+        except Exception:
+            pass
 
 
 def pytest_sessionfinish(session, exitstatus):

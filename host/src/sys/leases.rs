@@ -160,19 +160,18 @@ async fn revoke_prefix(
     }
 }
 
-fn wants_irrevocable(req: &LogicalRequest) -> Result<(), LogicalResponse> {
+fn wants_irrevocable(req: &LogicalRequest) -> Result<(), ApiError> {
     match req.str_field("type").as_deref() {
         Some("irrevocable") => Ok(()),
         _ => Err(ApiError::bad_request(
             "invalid or missing type parameter: only type=irrevocable is supported",
-        )
-        .into()),
+        )),
     }
 }
 
 fn count(app: &App, req: &LogicalRequest) -> LogicalResponse {
-    if let Err(r) = wants_irrevocable(req) {
-        return r;
+    if let Err(e) = wants_irrevocable(req) {
+        return e.into();
     }
     match app.leases.irrevocable(usize::MAX) {
         Ok(list) => {
@@ -194,8 +193,8 @@ fn count(app: &App, req: &LogicalRequest) -> LogicalResponse {
 }
 
 fn irrevocable(app: &App, req: &LogicalRequest) -> LogicalResponse {
-    if let Err(r) = wants_irrevocable(req) {
-        return r;
+    if let Err(e) = wants_irrevocable(req) {
+        return e.into();
     }
     let limit = match req.str_field("limit").as_deref() {
         Some("none") => usize::MAX,

@@ -392,10 +392,10 @@ mod tests {
     fn cache_is_bounded_and_evicts_the_oldest() {
         let mut cache = ClientCache::new(2);
         let k = |n: u8| [n; 32];
-        let mut built = 0;
-        let mut get = |cache: &mut ClientCache<u8>, n: u8| {
+        let built = std::cell::Cell::new(0);
+        let get = |cache: &mut ClientCache<u8>, n: u8| {
             cache.get_or_insert_with(k(n), || {
-                built += 1;
+                built.set(built.get() + 1);
                 n
             })
         };
@@ -406,7 +406,6 @@ mod tests {
         assert_eq!(cache.len(), 2);
         assert_eq!(get(&mut cache, 2), 2); // still cached
         assert_eq!(get(&mut cache, 1), 1); // rebuilt, evicts 2
-        drop(get);
-        assert_eq!(built, 4);
+        assert_eq!(built.get(), 4);
     }
 }

@@ -245,7 +245,7 @@ pub fn decode_policy(encoded: &str) -> Result<String, AwsError> {
             }
             b'%' => match (hex(bytes.get(i + 1)), hex(bytes.get(i + 2))) {
                 (Some(h), Some(l)) => {
-                    out.push(h << 4 | l);
+                    out.push((h << 4) | l);
                     i += 3;
                 }
                 _ => {

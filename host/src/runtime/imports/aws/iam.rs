@@ -454,7 +454,8 @@ impl HostClient for CallState {
         this: Resource<IamClient>,
         user_name: Option<String>,
     ) -> Result<User, AwsError> {
-        self.iam(&this)?.get_user(user_name.as_deref()).await
+        let client = self.iam(&this)?;
+        self.bounded(client.get_user(user_name.as_deref())).await
     }
 
     async fn create_user(
@@ -464,9 +465,13 @@ impl HostClient for CallState {
         path: Option<String>,
         permissions_boundary: Option<String>,
     ) -> Result<User, AwsError> {
-        self.iam(&this)?
-            .create_user(&user_name, path.as_deref(), permissions_boundary.as_deref())
-            .await
+        let client = self.iam(&this)?;
+        self.bounded(client.create_user(
+            &user_name,
+            path.as_deref(),
+            permissions_boundary.as_deref(),
+        ))
+        .await
     }
 
     async fn delete_user(
@@ -474,7 +479,8 @@ impl HostClient for CallState {
         this: Resource<IamClient>,
         user_name: String,
     ) -> Result<(), AwsError> {
-        self.iam(&this)?.delete_user(&user_name).await
+        let client = self.iam(&this)?;
+        self.bounded(client.delete_user(&user_name)).await
     }
 
     async fn attach_user_policy(
@@ -483,8 +489,8 @@ impl HostClient for CallState {
         user_name: String,
         policy_arn: String,
     ) -> Result<(), AwsError> {
-        self.iam(&this)?
-            .attach_user_policy(&user_name, &policy_arn)
+        let client = self.iam(&this)?;
+        self.bounded(client.attach_user_policy(&user_name, &policy_arn))
             .await
     }
 
@@ -494,8 +500,8 @@ impl HostClient for CallState {
         user_name: String,
         policy_arn: String,
     ) -> Result<(), AwsError> {
-        self.iam(&this)?
-            .detach_user_policy(&user_name, &policy_arn)
+        let client = self.iam(&this)?;
+        self.bounded(client.detach_user_policy(&user_name, &policy_arn))
             .await
     }
 
@@ -506,8 +512,8 @@ impl HostClient for CallState {
         policy_name: String,
         policy_document: String,
     ) -> Result<(), AwsError> {
-        self.iam(&this)?
-            .put_user_policy(&user_name, &policy_name, &policy_document)
+        let client = self.iam(&this)?;
+        self.bounded(client.put_user_policy(&user_name, &policy_name, &policy_document))
             .await
     }
 
@@ -517,8 +523,8 @@ impl HostClient for CallState {
         user_name: String,
         policy_name: String,
     ) -> Result<(), AwsError> {
-        self.iam(&this)?
-            .delete_user_policy(&user_name, &policy_name)
+        let client = self.iam(&this)?;
+        self.bounded(client.delete_user_policy(&user_name, &policy_name))
             .await
     }
 
@@ -528,8 +534,8 @@ impl HostClient for CallState {
         group_name: String,
         user_name: String,
     ) -> Result<(), AwsError> {
-        self.iam(&this)?
-            .add_user_to_group(&group_name, &user_name)
+        let client = self.iam(&this)?;
+        self.bounded(client.add_user_to_group(&group_name, &user_name))
             .await
     }
 
@@ -539,8 +545,8 @@ impl HostClient for CallState {
         group_name: String,
         user_name: String,
     ) -> Result<(), AwsError> {
-        self.iam(&this)?
-            .remove_user_from_group(&group_name, &user_name)
+        let client = self.iam(&this)?;
+        self.bounded(client.remove_user_from_group(&group_name, &user_name))
             .await
     }
 
@@ -550,7 +556,8 @@ impl HostClient for CallState {
         user_name: String,
         tags: Vec<Tag>,
     ) -> Result<(), AwsError> {
-        self.iam(&this)?.tag_user(&user_name, &tags).await
+        let client = self.iam(&this)?;
+        self.bounded(client.tag_user(&user_name, &tags)).await
     }
 
     async fn create_access_key(
@@ -558,8 +565,8 @@ impl HostClient for CallState {
         this: Resource<IamClient>,
         user_name: Option<String>,
     ) -> Result<AccessKey, AwsError> {
-        self.iam(&this)?
-            .create_access_key(user_name.as_deref())
+        let client = self.iam(&this)?;
+        self.bounded(client.create_access_key(user_name.as_deref()))
             .await
     }
 
@@ -569,8 +576,8 @@ impl HostClient for CallState {
         user_name: Option<String>,
         access_key_id: String,
     ) -> Result<(), AwsError> {
-        self.iam(&this)?
-            .delete_access_key(user_name.as_deref(), &access_key_id)
+        let client = self.iam(&this)?;
+        self.bounded(client.delete_access_key(user_name.as_deref(), &access_key_id))
             .await
     }
 
@@ -579,8 +586,8 @@ impl HostClient for CallState {
         this: Resource<IamClient>,
         user_name: Option<String>,
     ) -> Result<Vec<String>, AwsError> {
-        self.iam(&this)?
-            .list_access_keys(user_name.as_deref())
+        let client = self.iam(&this)?;
+        self.bounded(client.list_access_keys(user_name.as_deref()))
             .await
     }
 
@@ -589,7 +596,8 @@ impl HostClient for CallState {
         this: Resource<IamClient>,
         user_name: String,
     ) -> Result<Vec<String>, AwsError> {
-        self.iam(&this)?.list_user_policies(&user_name).await
+        let client = self.iam(&this)?;
+        self.bounded(client.list_user_policies(&user_name)).await
     }
 
     async fn list_attached_user_policies(
@@ -597,8 +605,8 @@ impl HostClient for CallState {
         this: Resource<IamClient>,
         user_name: String,
     ) -> Result<Vec<String>, AwsError> {
-        self.iam(&this)?
-            .list_attached_user_policies(&user_name)
+        let client = self.iam(&this)?;
+        self.bounded(client.list_attached_user_policies(&user_name))
             .await
     }
 
@@ -607,7 +615,8 @@ impl HostClient for CallState {
         this: Resource<IamClient>,
         user_name: String,
     ) -> Result<Vec<String>, AwsError> {
-        self.iam(&this)?.list_groups_for_user(&user_name).await
+        let client = self.iam(&this)?;
+        self.bounded(client.list_groups_for_user(&user_name)).await
     }
 
     async fn list_attached_group_policies(
@@ -615,8 +624,8 @@ impl HostClient for CallState {
         this: Resource<IamClient>,
         group_name: String,
     ) -> Result<Vec<String>, AwsError> {
-        self.iam(&this)?
-            .list_attached_group_policies(&group_name)
+        let client = self.iam(&this)?;
+        self.bounded(client.list_attached_group_policies(&group_name))
             .await
     }
 
@@ -625,7 +634,8 @@ impl HostClient for CallState {
         this: Resource<IamClient>,
         group_name: String,
     ) -> Result<Vec<String>, AwsError> {
-        self.iam(&this)?.list_group_policies(&group_name).await
+        let client = self.iam(&this)?;
+        self.bounded(client.list_group_policies(&group_name)).await
     }
 
     async fn get_group_policy(
@@ -634,8 +644,8 @@ impl HostClient for CallState {
         group_name: String,
         policy_name: String,
     ) -> Result<String, AwsError> {
-        self.iam(&this)?
-            .get_group_policy(&group_name, &policy_name)
+        let client = self.iam(&this)?;
+        self.bounded(client.get_group_policy(&group_name, &policy_name))
             .await
     }
 

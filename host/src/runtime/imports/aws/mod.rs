@@ -115,6 +115,30 @@ where
     }
 }
 
+impl crate::runtime::CallState {
+    /// Awaits an AWS call for the engine, but no longer than the engine call's own
+    /// deadline: epoch interruption only stops a guest while it runs wasm, so without
+    /// this a slow upstream could hold an instance far past its time limit. On expiry
+    /// the guest gets an error, and is interrupted at its next epoch check, which
+    /// reports the call as a deadline fault.
+    async fn bounded<T>(
+        &mut self,
+        call: impl Future<Output = Result<T, AwsError>>,
+    ) -> Result<T, AwsError> {
+        let deadline = tokio::time::Instant::from_std(self.deadline);
+        match tokio::time::timeout_at(deadline, call).await {
+            Ok(result) => result,
+            Err(_) => {
+                self.deadline_hit = true;
+                Err(AwsError::Other((
+                    String::new(),
+                    "the engine call's time limit ran out while waiting for AWS".into(),
+                )))
+            }
+        }
+    }
+}
+
 /// The error for a successful response missing a field AWS always sends.
 fn missing(op: &str, field: &str) -> AwsError {
     AwsError::Other((String::new(), format!("{op} returned no {field}")))

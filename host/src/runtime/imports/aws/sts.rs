@@ -208,17 +208,17 @@ impl HostClient for CallState {
         tags: Vec<Tag>,
         external_id: Option<String>,
     ) -> Result<AssumedRole, AwsError> {
-        self.sts(&this)?
-            .assume_role(
-                &role_arn,
-                &role_session_name,
-                duration_seconds,
-                policy.as_deref(),
-                &policy_arns,
-                &tags,
-                external_id.as_deref(),
-            )
-            .await
+        let client = self.sts(&this)?;
+        self.bounded(client.assume_role(
+            &role_arn,
+            &role_session_name,
+            duration_seconds,
+            policy.as_deref(),
+            &policy_arns,
+            &tags,
+            external_id.as_deref(),
+        ))
+        .await
     }
 
     async fn get_federation_token(
@@ -229,9 +229,14 @@ impl HostClient for CallState {
         policy: Option<String>,
         policy_arns: Vec<String>,
     ) -> Result<Credentials, AwsError> {
-        self.sts(&this)?
-            .get_federation_token(&name, duration_seconds, policy.as_deref(), &policy_arns)
-            .await
+        let client = self.sts(&this)?;
+        self.bounded(client.get_federation_token(
+            &name,
+            duration_seconds,
+            policy.as_deref(),
+            &policy_arns,
+        ))
+        .await
     }
 
     async fn get_session_token(
@@ -241,20 +246,21 @@ impl HostClient for CallState {
         serial_number: Option<String>,
         token_code: Option<String>,
     ) -> Result<Credentials, AwsError> {
-        self.sts(&this)?
-            .get_session_token(
-                duration_seconds,
-                serial_number.as_deref(),
-                token_code.as_deref(),
-            )
-            .await
+        let client = self.sts(&this)?;
+        self.bounded(client.get_session_token(
+            duration_seconds,
+            serial_number.as_deref(),
+            token_code.as_deref(),
+        ))
+        .await
     }
 
     async fn get_caller_identity(
         &mut self,
         this: Resource<StsClient>,
     ) -> Result<CallerIdentity, AwsError> {
-        self.sts(&this)?.get_caller_identity().await
+        let client = self.sts(&this)?;
+        self.bounded(client.get_caller_identity()).await
     }
 
     async fn drop(&mut self, this: Resource<StsClient>) -> wasmtime::Result<()> {
