@@ -213,7 +213,7 @@ async fn iam_user_lifecycle() {
     );
     assert_eq!(
         ok(iam.list_attached_user_policies(name).await, "list attached"),
-        [managed.clone()]
+        std::slice::from_ref(&managed)
     );
     assert_eq!(
         ok(iam.list_groups_for_user(name).await, "list groups"),

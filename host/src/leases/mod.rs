@@ -7,7 +7,7 @@
 
 mod entry;
 mod expiry;
-mod keys;
+pub mod keys;
 mod manager;
 mod ttl;
 

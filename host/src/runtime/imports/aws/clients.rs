@@ -326,14 +326,14 @@ mod tests {
         let base = key(config(), Service::Iam);
         assert_eq!(base, key(config(), Service::Iam));
         assert_ne!(base, key(config(), Service::Sts));
-        let variants: Vec<Box<dyn Fn(&mut ClientConfig)>> = vec![
-            Box::new(|c| c.access_key = "AKIAOTHER".into()),
-            Box::new(|c| c.secret_key = "secret2".into()),
-            Box::new(|c| c.session_token = Some("tok".into())),
-            Box::new(|c| c.region = "eu-west-1".into()),
-            Box::new(|c| c.endpoint = None),
-            Box::new(|c| c.endpoint = Some("http://127.0.0.1:5001".into())),
-            Box::new(|c| c.max_retries = Some(0)),
+        let variants: &[fn(&mut ClientConfig)] = &[
+            |c| c.access_key = "AKIAOTHER".into(),
+            |c| c.secret_key = "secret2".into(),
+            |c| c.session_token = Some("tok".into()),
+            |c| c.region = "eu-west-1".into(),
+            |c| c.endpoint = None,
+            |c| c.endpoint = Some("http://127.0.0.1:5001".into()),
+            |c| c.max_retries = Some(0),
         ];
         for (i, change) in variants.iter().enumerate() {
             let mut c = config();
