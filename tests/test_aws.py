@@ -14,11 +14,7 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
-import signal
-import subprocess
 import time
-from pathlib import Path
 
 import hvac
 import pytest
@@ -26,6 +22,7 @@ import requests
 
 from conftest import (
     Cli,
+    Server,
     TcpProxy,
     assert_204,
     assert_envelope,
@@ -67,8 +64,6 @@ def mk(make_server, engine_cache):
 @pytest.fixture(scope="module")
 def srv(engine_cache):
     """One server for the tests that only need their own mount."""
-    from conftest import Server
-
     s = Server(f"-cache-dir={engine_cache}").start()
     try:
         yield s

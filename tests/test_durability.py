@@ -108,3 +108,14 @@ def test_without_storage_dir_nothing_survives(make_server):
     s.restart()
     with pytest.raises(hvac.exceptions.InvalidPath):
         s.client().secrets.kv.v2.read_secret_version("ephemeral", raise_on_deleted_version=True)
+
+
+def test_compiled_engine_code_is_cached_across_restarts(make_server, tmp_path):
+    """The first start compiles the kv component; a restart loads it from the cache."""
+    cache = tmp_path / "code-cache"
+    s = make_server(f"-cache-dir={cache}")
+    assert "cached=false" in s.stderr()
+    assert any(cache.glob("*.cwasm")), "compiled code was written to the cache"
+    s.restart()
+    assert "cached=true" in s.stderr(), s.output()
+    assert_json(s.get("secret/config"), 200)

@@ -35,8 +35,10 @@ WORK="$(mktemp -d "${TMPDIR:-/tmp}/coffer-dynamic-secrets.XXXXXX")"
 MOTO_PID=""
 SERVER_PID=""
 cleanup() {
-    [ -n "$SERVER_PID" ] && kill "$SERVER_PID" 2>/dev/null && wait "$SERVER_PID" 2>/dev/null
-    [ -n "$MOTO_PID" ] && kill "$MOTO_PID" 2>/dev/null && wait "$MOTO_PID" 2>/dev/null
+    set +e
+    trap "" INT TERM  # a second Ctrl-C must not cut the clean-up short
+    for pid in $SERVER_PID $MOTO_PID; do kill "$pid" 2>/dev/null; done
+    for pid in $SERVER_PID $MOTO_PID; do wait "$pid" 2>/dev/null; done
     rm -rf "$WORK"
 }
 trap cleanup EXIT

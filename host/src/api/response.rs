@@ -57,6 +57,15 @@ pub enum LogicalResponse {
 impl LogicalResponse {
     /// A 200 envelope with host-built data.
     pub fn data(data: Value, mount_type: &str) -> Self {
+        Self::host_envelope(data, mount_type, false)
+    }
+
+    /// A 200 envelope whose data keys are also copied to the top level.
+    pub fn injected(data: Value) -> Self {
+        Self::host_envelope(data, "system", true)
+    }
+
+    fn host_envelope(data: Value, mount_type: &str, injected: bool) -> Self {
         Self::Envelope {
             status: StatusCode::OK,
             data: Some(Body::Json(data)),
@@ -66,35 +75,7 @@ impl LogicalResponse {
             warnings: Vec::new(),
             auth: None,
             mount_type: mount_type.to_string(),
-            injected: false,
-        }
-    }
-
-    /// A 200 envelope whose data keys are also copied to the top level.
-    pub fn injected(data: Value) -> Self {
-        match Self::data(data, "system") {
-            Self::Envelope {
-                status,
-                data,
-                lease_id,
-                renewable,
-                lease_duration,
-                warnings,
-                auth,
-                mount_type,
-                ..
-            } => Self::Envelope {
-                status,
-                data,
-                lease_id,
-                renewable,
-                lease_duration,
-                warnings,
-                auth,
-                mount_type,
-                injected: true,
-            },
-            other => other,
+            injected,
         }
     }
 }
