@@ -38,7 +38,9 @@ fn populate(dir: &Path, n: usize) {
                 last_renewal: None,
                 renewable: true,
                 engine_max_ttl: 0,
-                internal: r#"{"secret_type":"access_keys","username":"vault-bench-user","is_sts":false}"#.into(),
+                internal:
+                    r#"{"secret_type":"access_keys","username":"vault-bench-user","is_sts":false}"#
+                        .into(),
                 data: r#"{"access_key":"AKIAEXAMPLE"}"#.into(),
                 index_secs: expire,
                 attempts: 0,
@@ -46,7 +48,10 @@ fn populate(dir: &Path, n: usize) {
                 display_name: "root".into(),
             };
             ops.push(BatchOp::Put(index_key(expire, &id), Vec::new()));
-            ops.push(BatchOp::Put(id_key(&id), serde_json::to_vec(&entry).expect("json")));
+            ops.push(BatchOp::Put(
+                id_key(&id),
+                serde_json::to_vec(&entry).expect("json"),
+            ));
         }
         backend.batch(&ops).expect("batch");
         written = (written + chunk).min(n);
@@ -56,7 +61,11 @@ fn populate(dir: &Path, n: usize) {
 fn rss_kib(pid: u32) -> u64 {
     std::fs::read_to_string(format!("/proc/{pid}/status"))
         .ok()
-        .and_then(|s| s.lines().find(|l| l.starts_with("VmRSS:")).map(str::to_string))
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .map(str::to_string)
+        })
         .and_then(|l| l.split_whitespace().nth(1).and_then(|v| v.parse().ok()))
         .unwrap_or(0)
 }
@@ -66,9 +75,15 @@ fn measure(n: usize) {
     let t = Instant::now();
     populate(dir.path(), n);
     let populate_s = t.elapsed().as_secs_f64();
-    let size_mb = std::fs::metadata(dir.path().join("coffer.redb")).map(|m| m.len()).unwrap_or(0) as f64 / 1e6;
+    let size_mb = std::fs::metadata(dir.path().join("coffer.redb"))
+        .map(|m| m.len())
+        .unwrap_or(0) as f64
+        / 1e6;
 
-    let port = std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("port");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("port");
     let bin = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/release/coffer");
     let started = Instant::now();
     let mut child = Command::new(bin)
@@ -80,17 +95,25 @@ fn measure(n: usize) {
             "-dev-root-token-id=bench",
             "-dev-no-store-token",
             // A shared compiled-code cache, so start-up time is about leases, not Cranelift.
-            &format!("-cache-dir={}", std::env::temp_dir().join("coffer-bench-cache").display()),
+            &format!(
+                "-cache-dir={}",
+                std::env::temp_dir().join("coffer-bench-cache").display()
+            ),
         ])
         .env("HOME", dir.path())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
         .expect("start coffer (run `cargo build --release` first)");
-    let agent = ureq::AgentBuilder::new().timeout(Duration::from_secs(2)).build();
+    let agent = ureq::AgentBuilder::new()
+        .timeout(Duration::from_secs(2))
+        .build();
     let url = format!("http://127.0.0.1:{port}/v1/sys/health");
     while agent.get(&url).call().is_err() {
-        assert!(started.elapsed() < Duration::from_secs(120), "server did not come up");
+        assert!(
+            started.elapsed() < Duration::from_secs(120),
+            "server did not come up"
+        );
         std::thread::sleep(Duration::from_millis(5));
     }
     let ready_ms = started.elapsed().as_secs_f64() * 1e3;
@@ -107,8 +130,15 @@ fn measure(n: usize) {
 }
 
 fn main() {
-    let counts: Vec<usize> = std::env::args().skip(1).filter_map(|a| a.parse().ok()).collect();
-    let counts = if counts.is_empty() { vec![0, 100_000, 1_000_000] } else { counts };
+    let counts: Vec<usize> = std::env::args()
+        .skip(1)
+        .filter_map(|a| a.parse().ok())
+        .collect();
+    let counts = if counts.is_empty() {
+        vec![0, 100_000, 1_000_000]
+    } else {
+        counts
+    };
     println!("Coffer lease start-up benchmark");
     for n in counts {
         measure(n);

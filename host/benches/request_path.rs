@@ -101,15 +101,23 @@ async fn engine_call(iters: usize) -> (Duration, Duration) {
     // The fixed cost: a fresh instance running an export that does no work.
     let mut empty_samples = Vec::with_capacity(iters);
     for _ in 0..iters {
-        let ctx = CallContext { storage: view.clone(), mount_path: Arc::from("secret/") };
+        let ctx = CallContext {
+            storage: view.clone(),
+            mount_path: Arc::from("secret/"),
+        };
         let t = Instant::now();
         let info = runtime
-            .call(&kv, ctx, |e, s| Box::pin(async move { e.coffer_engine_engine().call_info(s).await }))
+            .call(&kv, ctx, |e, s| {
+                Box::pin(async move { e.coffer_engine_engine().call_info(s).await })
+            })
             .await;
         empty_samples.push(t.elapsed());
         assert!(info.is_ok());
     }
-    report("fresh instance + info() (fixed sandbox cost)", empty_samples);
+    report(
+        "fresh instance + info() (fixed sandbox cost)",
+        empty_samples,
+    );
 
     // Native baseline: the same storage reads and JSON shaping without a sandbox.
     let keys: Vec<String> = backend.scan("logical/bench/", None, 100).expect("scan");

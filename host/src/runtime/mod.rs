@@ -14,7 +14,7 @@ mod limits;
 
 pub use cache::CodeCache;
 pub use fault::{EngineFault, LoadError};
-pub use imports::{Capability, Clock, SystemClock};
+pub use imports::{Capability, Clock, OffsetClock, SystemClock};
 pub use limits::Limits;
 
 use std::path::PathBuf;

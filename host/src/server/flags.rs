@@ -33,6 +33,8 @@ pub struct ServerFlags {
     pub lease_retry_base: Duration,
     /// `-periodic-interval`: how often engines' `periodic` runs.
     pub periodic_interval: Duration,
+    /// `-dev-clock-offset`: shift the clock engines and leases see into the future.
+    pub dev_clock_offset: Duration,
 }
 
 impl Default for ServerFlags {
@@ -54,6 +56,7 @@ impl Default for ServerFlags {
             cache_dir: None,
             lease_retry_base: Duration::from_secs(10),
             periodic_interval: Duration::from_secs(60),
+            dev_clock_offset: Duration::ZERO,
         }
     }
 }
@@ -73,6 +76,7 @@ pub const USAGE: &str = "Usage: coffer server -dev [options]
   -engine-memory-limit=BYTES  Linear memory one engine instance may use (default 128 MiB).
   -max-request-size=BYTES     Largest request body accepted (default 32 MiB).
   -cache-dir=DIR              Compiled engine code cache (default ~/.cache/coffer/compiled).
+  -dev-clock-offset=DURATION  Run engines and leases on a clock this far in the future (testing).
   -lease-retry-base=DURATION  First delay before retrying a failed lease revocation (default 10s).
   -periodic-interval=DURATION How often engines run their periodic housekeeping (default 60s).
 ";
@@ -130,6 +134,7 @@ pub fn parse(args: &[String]) -> Result<ServerFlags, String> {
             "engine-timeout" => {
                 f.engine_timeout = parse_duration_flag(name, &text())?.max(Duration::from_millis(1))
             }
+            "dev-clock-offset" => f.dev_clock_offset = parse_duration_flag(name, &text())?,
             "lease-retry-base" => f.lease_retry_base = parse_duration_flag(name, &text())?,
             "periodic-interval" => {
                 f.periodic_interval =

@@ -17,7 +17,7 @@ use crate::leases::{ExpiryConfig, LeaseManager, spawn_expiry_worker};
 use crate::mounts::{MountConfig, MountEntry, Mounts};
 use crate::plugins::EngineCatalog;
 use crate::router::{EngineBridge, spawn_periodic};
-use crate::runtime::{Limits, Runtime, RuntimeConfig, SystemClock};
+use crate::runtime::{Clock, Limits, OffsetClock, Runtime, RuntimeConfig, SystemClock};
 use crate::storage::{MemoryBackend, RedbBackend, SharedBackend};
 
 /// Why the server could not start.
@@ -59,14 +59,25 @@ pub async fn run(flags: ServerFlags) -> Result<(), StartError> {
         Some(dir) => Arc::new(RedbBackend::open(dir)?),
         None => Arc::new(MemoryBackend::new()),
     };
-    let runtime = Runtime::new(RuntimeConfig {
-        cache_dir: flags.cache_dir.clone().or_else(default_cache_dir),
-        limits: Limits {
-            memory_bytes: flags.engine_memory_limit,
-            timeout: flags.engine_timeout,
-            ..Limits::default()
+    let clock: Arc<dyn Clock> = if flags.dev_clock_offset.is_zero() {
+        Arc::new(SystemClock)
+    } else {
+        tracing::warn!(offset = ?flags.dev_clock_offset, "engines and leases run on a shifted clock (-dev-clock-offset)");
+        Arc::new(OffsetClock {
+            offset_nanos: flags.dev_clock_offset.as_nanos() as u64,
+        })
+    };
+    let runtime = Runtime::with_clock(
+        RuntimeConfig {
+            cache_dir: flags.cache_dir.clone().or_else(default_cache_dir),
+            limits: Limits {
+                memory_bytes: flags.engine_memory_limit,
+                timeout: flags.engine_timeout,
+                ..Limits::default()
+            },
         },
-    })
+        clock.clone(),
+    )
     .map_err(|e| StartError::Runtime(format!("{e:#}")))?;
     let catalog = Arc::new(EngineCatalog::new(
         runtime.clone(),
@@ -94,7 +105,7 @@ pub async fn run(flags: ServerFlags) -> Result<(), StartError> {
     let leases = Arc::new(LeaseManager::new(
         backend.clone(),
         lease_engines.clone(),
-        Arc::new(SystemClock),
+        clock,
         ExpiryConfig {
             retry_base: flags.lease_retry_base,
             ..ExpiryConfig::default()

@@ -9,7 +9,7 @@ mod log;
 mod random;
 mod storage;
 
-pub use clock::{Clock, SystemClock};
+pub use clock::{Clock, OffsetClock, SystemClock};
 pub(crate) use log::initial_budget as log_budget;
 
 use super::CallState;
