@@ -176,7 +176,7 @@ mod tests {
         ));
         assert!(matches!(
             t.insert(entry("sys/x/")),
-            Err(MountError::InUse(_))
+            Err(MountError::Reserved(_))
         ));
         let (e, rest) = t.route("secret/data/foo").unwrap();
         assert_eq!((e.path.as_str(), rest), ("secret/", "data/foo"));
