@@ -6,108 +6,21 @@
 //! (`.venv/bin/pip install 'moto[iam,sts]==5.2.5' flask flask-cors`); without it they
 //! print a note and pass, unless `CI` is set, where a missing moto fails them.
 
-use std::io::{BufRead, BufReader};
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use coffer::runtime::imports::aws::{AwsError, ClientConfig, Iam, Sts, Tag};
+use coffer::runtime::imports::aws::{AwsError, Iam, Sts, Tag};
+use support::moto::{Moto, config};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+mod support;
 
 const ACCOUNT: &str = "123456789012";
 const POLICY: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["iam:GetUser","s3:Get*"],"Resource":"*"}]}"#;
 const ALLOW_ALL: &str =
     r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}"#;
 
-/// A moto_server on a free port, killed on drop.
-struct Moto {
-    child: Child,
-    endpoint: String,
-}
-
-impl Moto {
-    /// Starts moto, or returns `None` (test skipped) when it is not installed.
-    fn start() -> Option<Moto> {
-        let bin = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../.venv/bin/moto_server");
-        if !bin.exists() {
-            assert!(
-                std::env::var_os("CI").is_none(),
-                "moto is required under CI: {} is missing",
-                bin.display()
-            );
-            eprintln!(
-                "note: skipping, {} not found (.venv/bin/pip install 'moto[iam,sts]==5.2.5' flask flask-cors)",
-                bin.display()
-            );
-            return None;
-        }
-        let mut child = Command::new(&bin)
-            .args(["-H", "127.0.0.1", "-p", "0"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn moto_server");
-        // Werkzeug prints the chosen port on stderr, then a line per request: keep
-        // draining so a full pipe never stalls the server.
-        let stderr = child.stderr.take().expect("piped stderr");
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                if let Some(url) = line.split("Running on ").nth(1) {
-                    let _ = tx.send(url.trim().to_string());
-                }
-            }
-        });
-        let mut moto = Moto {
-            child,
-            endpoint: String::new(),
-        };
-        moto.endpoint = rx
-            .recv_timeout(Duration::from_secs(30))
-            .expect("moto_server printed no address");
-        let deadline = Instant::now() + Duration::from_secs(15);
-        while ureq::get(&format!("{}/moto-api/", moto.endpoint))
-            .call()
-            .is_err()
-        {
-            assert!(Instant::now() < deadline, "moto_server never became ready");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        Some(moto)
-    }
-
-    fn config(&self, access_key: &str, secret_key: &str) -> ClientConfig {
-        config(&self.endpoint, access_key, secret_key)
-    }
-
-    /// Switches moto's signature and policy checks on (`true`) or off.
-    fn enforce_auth(&self, on: bool) {
-        ureq::post(&format!("{}/moto-api/reset-auth", self.endpoint))
-            .set("Content-Type", "text/plain")
-            .send_string(if on { "0" } else { "inf" })
-            .expect("reset-auth");
-    }
-}
-
-impl Drop for Moto {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn config(endpoint: &str, access_key: &str, secret_key: &str) -> ClientConfig {
-    ClientConfig {
-        access_key: access_key.into(),
-        secret_key: secret_key.into(),
-        session_token: None,
-        region: "us-east-1".into(),
-        endpoint: Some(endpoint.into()),
-        max_retries: None,
-    }
-}
 
 fn ok<T>(r: Result<T, AwsError>, what: &str) -> T {
     match r {
