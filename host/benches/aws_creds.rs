@@ -30,18 +30,28 @@ async fn bare(iam: &Iam, n: usize) -> (Duration, Duration) {
     for i in 0..n {
         let user = format!("bare-{i}-{}", coffer::auth::random_base62(8));
         let t = Instant::now();
-        iam.create_user(&user, Some("/"), None).await.expect("create");
-        iam.put_user_policy(&user, "role", POLICY).await.expect("policy");
+        iam.create_user(&user, Some("/"), None)
+            .await
+            .expect("create");
+        iam.put_user_policy(&user, "role", POLICY)
+            .await
+            .expect("policy");
         let key = iam.create_access_key(Some(&user)).await.expect("key");
         issue.push(t.elapsed());
         let t = Instant::now();
         iam.list_groups_for_user(&user).await.expect("groups");
         let inline = iam.list_user_policies(&user).await.expect("inline");
-        iam.list_attached_user_policies(&user).await.expect("attached");
+        iam.list_attached_user_policies(&user)
+            .await
+            .expect("attached");
         iam.list_access_keys(Some(&user)).await.expect("keys");
-        iam.delete_access_key(Some(&user), &key.access_key_id).await.expect("delete key");
+        iam.delete_access_key(Some(&user), &key.access_key_id)
+            .await
+            .expect("delete key");
         for p in inline {
-            iam.delete_user_policy(&user, &p).await.expect("delete policy");
+            iam.delete_user_policy(&user, &p)
+                .await
+                .expect("delete policy");
         }
         iam.delete_user(&user).await.expect("delete user");
         revoke.push(t.elapsed());
@@ -50,7 +60,10 @@ async fn bare(iam: &Iam, n: usize) -> (Duration, Duration) {
 }
 
 fn coffer_path(rt: &tokio::runtime::Runtime, endpoint: &str, n: usize) -> (Duration, Duration) {
-    let port = std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("port");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("port");
     let args: Vec<String> = vec![
         "-dev".into(),
         format!("-dev-listen-address=127.0.0.1:{port}"),
@@ -69,7 +82,11 @@ fn coffer_path(rt: &tokio::runtime::Runtime, endpoint: &str, n: usize) -> (Durat
         std::thread::sleep(Duration::from_millis(50));
     }
     let post = |path: &str, body: String| {
-        agent.post(&format!("{base}/{path}")).set("X-Vault-Token", "bench").send_string(&body).expect(path)
+        agent
+            .post(&format!("{base}/{path}"))
+            .set("X-Vault-Token", "bench")
+            .send_string(&body)
+            .expect(path)
     };
     post("sys/mounts/aws", r#"{"type":"aws"}"#.into());
     post(
@@ -77,36 +94,64 @@ fn coffer_path(rt: &tokio::runtime::Runtime, endpoint: &str, n: usize) -> (Durat
         serde_json::json!({"access_key":"AKIAIOSFODNN7EXAMPLE","secret_key":"x","region":"us-east-1","iam_endpoint":endpoint,"sts_endpoint":endpoint})
             .to_string(),
     );
-    post("aws/roles/bench", serde_json::json!({"credential_type":"iam_user","policy_document":POLICY}).to_string());
+    post(
+        "aws/roles/bench",
+        serde_json::json!({"credential_type":"iam_user","policy_document":POLICY}).to_string(),
+    );
     let (mut issue, mut revoke) = (Vec::new(), Vec::new());
     for _ in 0..n {
         let t = Instant::now();
-        let resp = agent.get(&format!("{base}/aws/creds/bench")).set("X-Vault-Token", "bench").call().expect("creds");
+        let resp = agent
+            .get(&format!("{base}/aws/creds/bench"))
+            .set("X-Vault-Token", "bench")
+            .call()
+            .expect("creds");
         issue.push(t.elapsed());
-        let body: serde_json::Value = serde_json::from_str(&resp.into_string().expect("body")).expect("json");
+        let body: serde_json::Value =
+            serde_json::from_str(&resp.into_string().expect("body")).expect("json");
         let lease = body["lease_id"].as_str().expect("lease id").to_string();
         let t = Instant::now();
-        post("sys/leases/revoke", serde_json::json!({ "lease_id": lease }).to_string());
+        post(
+            "sys/leases/revoke",
+            serde_json::json!({ "lease_id": lease }).to_string(),
+        );
         revoke.push(t.elapsed());
     }
     (p50(issue), p50(revoke))
 }
 
 fn main() {
-    let n = if std::env::args().any(|a| a == "--quick") { 10 } else { 100 };
+    let n = if std::env::args().any(|a| a == "--quick") {
+        10
+    } else {
+        100
+    };
     let Some(moto) = support::moto::Moto::start() else {
         println!("moto is not installed in .venv; run scripts/test once first");
         return;
     };
-    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio");
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("tokio");
     let iam = Iam::connect(moto.config("AKIAIOSFODNN7EXAMPLE", "x")).expect("iam client");
     // Warm moto's lazily loaded IAM backend and both paths before measuring.
     rt.block_on(bare(&iam, 3));
     let (bare_issue, bare_revoke) = rt.block_on(bare(&iam, n));
     let (c_issue, c_revoke) = coffer_path(&rt, &moto.endpoint, n);
     println!("Dynamic IAM credentials against moto, p50 of {n}");
-    println!("  issue : bare IAM calls {:>7.2} ms | coffer read aws/creds {:>7.2} ms | overhead {:>6.2} ms ({:.2}x)",
-        ms(bare_issue), ms(c_issue), ms(c_issue) - ms(bare_issue), ms(c_issue) / ms(bare_issue));
-    println!("  revoke: bare IAM calls {:>7.2} ms | coffer sync revoke    {:>7.2} ms | overhead {:>6.2} ms ({:.2}x)",
-        ms(bare_revoke), ms(c_revoke), ms(c_revoke) - ms(bare_revoke), ms(c_revoke) / ms(bare_revoke));
+    println!(
+        "  issue : bare IAM calls {:>7.2} ms | coffer read aws/creds {:>7.2} ms | overhead {:>6.2} ms ({:.2}x)",
+        ms(bare_issue),
+        ms(c_issue),
+        ms(c_issue) - ms(bare_issue),
+        ms(c_issue) / ms(bare_issue)
+    );
+    println!(
+        "  revoke: bare IAM calls {:>7.2} ms | coffer sync revoke    {:>7.2} ms | overhead {:>6.2} ms ({:.2}x)",
+        ms(bare_revoke),
+        ms(c_revoke),
+        ms(c_revoke) - ms(bare_revoke),
+        ms(c_revoke) / ms(bare_revoke)
+    );
 }

@@ -15,6 +15,7 @@ pub mod mounts;
 pub mod plugins;
 pub mod router;
 pub mod runtime;
+pub mod seal;
 pub mod server;
 pub mod storage;
 pub mod sys;

@@ -21,7 +21,6 @@ const POLICY: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","
 const ALLOW_ALL: &str =
     r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}"#;
 
-
 fn ok<T>(r: Result<T, AwsError>, what: &str) -> T {
     match r {
         Ok(v) => v,

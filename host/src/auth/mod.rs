@@ -3,6 +3,7 @@
 //! Tokens are kept only as sha256 digests, so a memory or storage dump does not reveal
 //! a usable token.
 
+pub mod policy;
 mod token_api;
 
 pub use token_api::handle as handle_token_api;

@@ -72,8 +72,9 @@ impl Backend for MemoryBackend {
         use std::ops::Bound;
         let map = self.map.read().map_err(|_| Self::poisoned())?;
         let start = match after {
-            Some(a) => Bound::Excluded(a),
-            None => Bound::Included(prefix),
+            // A cursor before the prefix means "from the start of the prefix".
+            Some(a) if a >= prefix => Bound::Excluded(a),
+            _ => Bound::Included(prefix),
         };
         Ok(map
             .range::<str, _>((start, Bound::Unbounded))

@@ -107,8 +107,9 @@ impl Backend for RedbBackend {
         let txn = self.db.begin_read().map_err(backend_err)?;
         let table = txn.open_table(TABLE).map_err(backend_err)?;
         let start = match after {
-            Some(a) => Bound::Excluded(a),
-            None => Bound::Included(prefix),
+            // A cursor before the prefix means "from the start of the prefix".
+            Some(a) if a >= prefix => Bound::Excluded(a),
+            _ => Bound::Included(prefix),
         };
         let mut out = Vec::new();
         for entry in table
