@@ -663,3 +663,29 @@ def test_disable_mount_revokes_its_leases(srv, aws):
     for x in secs:
         assert_errors(lookup(srv, x["lease_id"]), 400, "invalid lease")
     assert aws.users() == set()
+
+
+def test_rotate_root_replaces_the_engine_credentials(srv, aws):
+    """config/rotate-root: GetUser, CreateAccessKey, store, DeleteAccessKey(old). The old
+    key is gone, the engine keeps issuing with the new one, and the secret key is never
+    read back."""
+    m = mount_aws(srv, aws)
+    c = srv.client()
+    r = c.secrets.aws.rotate_root_iam_credentials(mount_point=m)
+    new_key = r["data"]["access_key"]
+    assert new_key and new_key != aws.access_key
+    cfg = c.read(f"{m}/config/root")["data"]
+    assert cfg["access_key"] == new_key
+    assert "secret_key" not in cfg
+    # Only the engine knows the new secret: look at moto with its auth checks off.
+    aws.moto.reset_auth("inf")
+    admin = aws.moto.client("iam")
+    keys = [k["AccessKeyId"] for k in
+            admin.list_access_keys(UserName=aws.admin_user)["AccessKeyMetadata"]]
+    assert keys == [new_key], "the old root key was deleted, the new one is the only key"
+    aws.moto.reset_auth("0")
+    # the engine still works with the rotated credentials (moto checks them again)
+    iam_role(srv, m)
+    body = issue(srv, m)
+    assert body["data"]["access_key"].startswith("AKIA")
+    assert_204(srv.put("sys/leases/revoke", json={"lease_id": body["lease_id"]}))
