@@ -405,6 +405,17 @@ def assert_errors(r: requests.Response, status: int, *fragments: str) -> list[st
     return body["errors"]
 
 
+def ok(res, *, out_has=(), err_has=()):
+    """Asserts a `Cli` result exited 0 and printed the given fragments; returns stdout."""
+    code, out, err = res
+    assert code == 0, f"exit {code}\nstdout:\n{out}\nstderr:\n{err}"
+    for s in out_has:
+        assert s in out, f"stdout lacks {s!r}:\n{out}\nstderr:\n{err}"
+    for s in err_has:
+        assert s in err, f"stderr lacks {s!r}:\n{err}"
+    return out
+
+
 def assert_204(r: requests.Response) -> None:
     assert r.status_code == 204, (
         f"{r.request.method} {r.url}: expected 204, got {r.status_code}: {r.text[:500]}"

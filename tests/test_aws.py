@@ -28,6 +28,7 @@ from conftest import (
     assert_envelope,
     assert_errors,
     assert_json,
+    ok,
     parse_table,
     unique,
 )
@@ -123,16 +124,6 @@ def wait_lease_gone(server, lease_id, timeout=30.0):
 
 def users_with_prefix(aws, prefix) -> list[str]:
     return sorted(u for u in aws.users() if u.startswith(prefix))
-
-
-def ok(res, *, out_has=(), err_has=()):
-    code, out, err = res
-    assert code == 0, f"exit {code}\nstdout:\n{out}\nstderr:\n{err}"
-    for s in out_has:
-        assert s in out, f"stdout lacks {s!r}:\n{out}\nstderr:\n{err}"
-    for s in err_has:
-        assert s in err, f"stderr lacks {s!r}:\n{err}"
-    return out
 
 
 # --- the Dynamic Secrets walk-through, through the CLI -----------------------------

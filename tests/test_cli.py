@@ -10,17 +10,7 @@ import re
 
 import pytest
 
-from conftest import parse_table, sections, unique
-
-
-def ok(res, *, out_has=(), err_has=()):
-    code, out, err = res
-    assert code == 0, f"exit {code}\nstdout:\n{out}\nstderr:\n{err}"
-    for s in out_has:
-        assert s in out, f"stdout lacks {s!r}:\n{out}\nstderr:\n{err}"
-    for s in err_has:
-        assert s in err, f"stderr lacks {s!r}:\n{err}"
-    return out
+from conftest import ok, parse_table, sections, unique
 
 
 def fails(res, code=2, *, err_has=()):
