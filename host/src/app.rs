@@ -2,7 +2,9 @@
 
 use std::sync::Arc;
 
+use crate::audit::AuditBroker;
 use crate::auth::TokenStore;
+use crate::auth::policy::PolicyStore;
 use crate::leases::LeaseManager;
 use crate::mounts::Mounts;
 use crate::runtime::Runtime;
@@ -37,6 +39,10 @@ pub struct App {
     pub lease_engines: Arc<crate::router::EngineBridge>,
     /// Tokens.
     pub tokens: TokenStore,
+    /// ACL policies.
+    pub policies: PolicyStore,
+    /// Audit devices.
+    pub audit: AuditBroker,
     /// Identity.
     pub info: ServerInfo,
     /// Largest accepted request body, bytes.

@@ -23,7 +23,7 @@ mod secret;
 
 use std::io::{IsTerminal, Read, Write};
 
-use commands::{generic, kv, lease, secrets, sys};
+use commands::{audit, generic, kv, lease, operator, policy, secrets, sys, token};
 
 /// The standard streams a command talks to. [`run`] uses the process's own;
 /// tests and embedders can pass buffers to [`run_with`].
@@ -110,7 +110,10 @@ pub fn run_with(args: &[String], env: &dyn Fn(&str) -> Option<String>, io: &mut 
         "list" => generic::list(io, env, rest),
         "path-help" => generic::path_help(io, env, rest),
         "status" => sys::status(io, env, rest),
-        "token" => sys::token(io, env, rest),
+        "token" => token::run(io, env, rest),
+        "policy" => policy::run(io, env, rest),
+        "audit" => audit::run(io, env, rest),
+        "operator" => operator::run(io, env, rest),
         "secrets" => secrets::run(io, env, rest),
         "kv" => kv::run(io, env, rest),
         "lease" => lease::run(io, env, rest),

@@ -3,9 +3,11 @@
 //! Tokens are kept only as sha256 digests, so a memory or storage dump does not reveal
 //! a usable token.
 
+mod authorize;
 pub mod policy;
 mod token_api;
 
+pub use authorize::authorize;
 pub use token_api::handle as handle_token_api;
 
 use std::collections::HashMap;

@@ -118,6 +118,8 @@ pub async fn run(flags: ServerFlags) -> Result<(), StartError> {
         leases: leases.clone(),
         lease_engines,
         tokens,
+        policies: crate::auth::policy::PolicyStore::new(backend.clone()),
+        audit: crate::audit::AuditBroker::open(backend.clone())?,
         info,
         max_request_bytes: flags.max_request_size,
     });

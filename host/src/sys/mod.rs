@@ -1,8 +1,10 @@
 //! The `sys/` backend: server status and mount management.
 
+mod audit;
 mod health;
 mod leases;
 mod mounts;
+mod policy;
 
 use crate::api::{ApiError, LogicalRequest, LogicalResponse};
 use crate::app::App;
@@ -22,6 +24,17 @@ pub async fn handle(app: &App, req: &LogicalRequest, caller: &Caller) -> Logical
     if let Some(rest) = lease_path(path) {
         return leases::handle(app, req, rest).await;
     }
+    if is_under(path, "sys/policy")
+        || is_under(path, "sys/policies/acl")
+        || is_under(path, "sys/capabilities")
+        || is_under(path, "sys/capabilities-self")
+        || is_under(path, "sys/capabilities-accessor")
+    {
+        return policy::handle(app, req, caller).await;
+    }
+    if is_under(path, "sys/audit") || is_under(path, "sys/audit-hash") {
+        return audit::handle(app, req, caller).await;
+    }
     if let Some(rest) = path.strip_prefix("sys/internal/ui/mounts") {
         return mounts::ui_mount(app, req, rest.trim_start_matches('/'), caller);
     }
@@ -39,4 +52,10 @@ fn lease_path(path: &str) -> Option<&str> {
     let rest = path.strip_prefix("sys/")?;
     let verb = rest.split('/').next().unwrap_or("");
     matches!(verb, "renew" | "revoke" | "revoke-prefix" | "revoke-force").then_some(rest)
+}
+
+/// `path` is `base`, `base/` or below it.
+fn is_under(path: &str, base: &str) -> bool {
+    path.strip_prefix(base)
+        .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
 }

@@ -1,11 +1,15 @@
 //! Command plumbing shared by every command: global flags, client setup,
 //! argument-count checks and the common output paths.
 
+pub mod audit;
 pub mod generic;
 pub mod kv;
 pub mod lease;
+pub mod operator;
+pub mod policy;
 pub mod secrets;
 pub mod sys;
+pub mod token;
 
 use serde_json::Value;
 

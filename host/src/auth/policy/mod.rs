@@ -24,11 +24,13 @@ pub mod builtin;
 mod capability;
 mod matcher;
 mod parser;
+mod store;
 
 pub use ast::{PathRule, Policy};
 pub use builtin::{DEFAULT_POLICY_NAME, ROOT_POLICY_NAME, requires_sudo};
 pub use capability::{Capability, CapabilitySet};
 pub use matcher::Acl;
+pub use store::PolicyStore;
 
 /// Why a policy could not be parsed.
 ///
