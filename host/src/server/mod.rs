@@ -91,7 +91,7 @@ pub async fn run(flags: ServerFlags) -> Result<(), StartError> {
         mounts.enable(dev_secret_mount(version)).await?;
     }
 
-    let tokens = TokenStore::new();
+    let tokens = TokenStore::open(backend.clone(), clock.clone())?;
     let root_token = flags
         .dev_root_token_id
         .clone()
