@@ -47,6 +47,8 @@ pub struct App {
     pub info: ServerInfo,
     /// Largest accepted request body, bytes.
     pub max_request_bytes: usize,
+    /// The core this server was unsealed by (for `sys/seal`, `sys/rotate`).
+    pub core: std::sync::Weak<crate::lifecycle::Core>,
 }
 
 impl App {

@@ -2,7 +2,8 @@
 //! WebAssembly components.
 //!
 //! A request reads top to bottom through these modules:
-//! [`http`] (decode, envelope) → [`auth`] (token) → [`router`] (sys or mount) →
+//! [`http`] (decode, envelope) → [`lifecycle`] (sealed? 503) → [`auth`] (token, ACL) and
+//! [`audit`] → [`router`] (sys or mount) →
 //! [`mounts`] (mount table) → [`runtime`] (fresh engine instance, host imports) →
 //! [`storage`].
 
@@ -12,6 +13,7 @@ pub mod audit;
 pub mod auth;
 pub mod http;
 pub mod leases;
+pub mod lifecycle;
 pub mod mounts;
 pub mod plugins;
 pub mod router;

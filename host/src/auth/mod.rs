@@ -1,98 +1,69 @@
-//! Who is calling: token lookup.
+//! Who is calling: the token store (Vault's `auth/token/…`) and authorisation.
 //!
-//! Tokens are kept only as sha256 digests, so a memory or storage dump does not reveal
-//! a usable token.
+//! Tokens are kept only as salted HMAC-SHA256 digests, so a memory or storage dump does
+//! not reveal a usable token. Layout:
+//! * [`token`] — the store: entries, indexes, TTL rules, the expiry worker;
+//! * `token_api` — the HTTP-facing `auth/token/…` endpoints;
+//! * `authorize` / [`policy`] — ACL checks (owned by the policy work).
 
 mod authorize;
 pub mod policy;
+pub mod token;
 mod token_api;
 
 pub use authorize::authorize;
+pub use token::{Created, NewToken, TokenEntry, TokenError, TokenStore};
 pub use token_api::handle as handle_token_api;
 
-use std::collections::HashMap;
-use std::sync::RwLock;
-
-use crate::api::ApiError;
-use crate::runtime::sha256_hex;
+use std::sync::Arc;
 
 /// An authenticated caller.
-#[derive(Debug, Clone)]
+#[derive(Clone, Default)]
 pub struct Caller {
-    /// The token id as presented (needed by `lookup-self`).
+    /// The token id as presented (needed by `lookup-self`); never logged (the `Debug`
+    /// impl leaves it out). Not zeroized on drop: a `Drop` impl would forbid the
+    /// `..Default::default()` construction tests rely on.
     pub token: String,
     /// The token's accessor.
     pub accessor: String,
-    /// Display name, e.g. `root`.
+    /// Display name, e.g. `root` or `token-alice`.
     pub display_name: String,
     /// Attached policies.
     pub policies: Vec<String>,
-    /// Unix time the token was created.
+    /// Unix time (seconds) the token was created.
     pub creation_time: u64,
+    /// Salted hash of the token: its storage key, and what leases are tied to.
+    pub token_hash: String,
+    /// Identity entity (always empty: no identity store yet).
+    pub entity_id: String,
+    /// Uses left after this request (0 = unlimited or used up).
+    pub num_uses: i64,
+    /// Whether the token has no parent.
+    pub orphan: bool,
+    /// Set on a use-limited token's last use: keeps the token from being revoked until
+    /// this request (and every clone of this caller) is done.
+    #[allow(dead_code)] // held only for its `Drop`
+    pub(crate) last_use: Option<Arc<token::LastUse>>,
 }
 
-#[derive(Debug, Clone)]
-struct TokenEntry {
-    display_name: String,
-    policies: Vec<String>,
-    creation_time: u64,
+impl Caller {
+    /// Whether the caller holds the `root` policy (Vault's "root or sudo" checks).
+    pub fn is_root(&self) -> bool {
+        self.policies.iter().any(|p| p == "root")
+    }
 }
 
-/// The set of valid tokens.
-#[derive(Debug, Default)]
-pub struct TokenStore {
-    by_hash: RwLock<HashMap<String, TokenEntry>>,
-}
-
-impl TokenStore {
-    /// An empty store.
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    /// The store kept in `backend` (barrier-encrypted storage), timed by `clock`.
-    pub fn open(
-        backend: crate::storage::SharedBackend,
-        clock: std::sync::Arc<dyn crate::runtime::Clock>,
-    ) -> Result<Self, crate::storage::StorageError> {
-        let _ = (backend, clock);
-        Ok(Self::new())
-    }
-
-    /// Registers a root token.
-    pub fn add_root(&self, token: &str) {
-        if let Ok(mut map) = self.by_hash.write() {
-            map.insert(
-                sha256_hex(token.as_bytes()),
-                TokenEntry {
-                    display_name: "root".into(),
-                    policies: vec!["root".into()],
-                    creation_time: crate::util::time::unix_now(),
-                },
-            );
-        }
-    }
-
-    /// Resolves a presented token, or `403 permission denied`.
-    pub fn authenticate(&self, token: Option<&str>) -> Result<Caller, ApiError> {
-        let token = token
-            .filter(|t| !t.is_empty())
-            .ok_or_else(ApiError::permission_denied)?;
-        let map = self
-            .by_hash
-            .read()
-            .map_err(|_| ApiError::internal("token store lock poisoned"))?;
-        let entry = map
-            .get(&sha256_hex(token.as_bytes()))
-            .ok_or_else(ApiError::permission_denied)?;
-        Ok(Caller {
-            accessor: crate::runtime::sha256_hex(format!("accessor:{token}").as_bytes())[..24]
-                .to_string(),
-            token: token.to_string(),
-            display_name: entry.display_name.clone(),
-            policies: entry.policies.clone(),
-            creation_time: entry.creation_time,
-        })
+impl std::fmt::Debug for Caller {
+    // Hand-written so the token id never reaches a log line.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Caller")
+            .field("accessor", &self.accessor)
+            .field("display_name", &self.display_name)
+            .field("policies", &self.policies)
+            .field("creation_time", &self.creation_time)
+            .field("num_uses", &self.num_uses)
+            .field("orphan", &self.orphan)
+            .finish_non_exhaustive()
     }
 }
 
@@ -111,28 +82,9 @@ pub fn random_base62(len: usize) -> String {
         .collect()
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn root_token_authenticates_and_others_do_not() {
-        let store = TokenStore::new();
-        let t = generate_token();
-        assert!(t.starts_with("hvs.") && t.len() == 28);
-        store.add_root(&t);
-        assert_eq!(store.authenticate(Some(&t)).unwrap().policies, vec!["root"]);
-        assert_eq!(
-            store.authenticate(Some("hvs.nope")).unwrap_err().status,
-            403
-        );
-        assert_eq!(store.authenticate(None).unwrap_err().status, 403);
-    }
-}
-
-/// Starts the task that revokes tokens when their TTL runs out (with their children and
-/// leases). Aborted when the server seals.
-pub fn spawn_token_expiry(app: std::sync::Arc<crate::app::App>) -> tokio::task::JoinHandle<()> {
-    let _ = app;
-    tokio::spawn(async {})
+/// Starts the task that revokes tokens when their TTL runs out or their uses are spent
+/// (with their children and leases). The integrator starts it at unseal and aborts it
+/// when the server seals.
+pub fn spawn_token_expiry(app: Arc<crate::app::App>) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(token::expiry::run(app))
 }

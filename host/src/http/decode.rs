@@ -149,14 +149,7 @@ fn parse_body(bytes: &[u8], headers: &HeaderMap) -> Result<Map<String, Value>, A
     }
 }
 
-/// Go's `strconv.ParseBool`.
-fn parse_go_bool(v: &str) -> Option<bool> {
-    match v {
-        "1" | "t" | "T" | "TRUE" | "true" | "True" => Some(true),
-        "0" | "f" | "F" | "FALSE" | "false" | "False" => Some(false),
-        _ => None,
-    }
-}
+use crate::util::parse_go_bool;
 
 fn percent_decode(s: &str) -> Result<String, ApiError> {
     let bytes = s.as_bytes();

@@ -9,22 +9,22 @@ use axum::Router;
 use axum::extract::{Request, State};
 use axum::response::Response;
 
-use crate::app::App;
+use crate::lifecycle::Core;
 
 /// The axum router: every path goes through one handler, because Vault's routing
 /// (custom `LIST` verb, mount-dependent paths) does not fit static routes.
-pub fn router(app: Arc<App>) -> Router {
-    Router::new().fallback(handle).with_state(app)
+pub fn router(core: Arc<Core>) -> Router {
+    Router::new().fallback(handle).with_state(core)
 }
 
-async fn handle(State(app): State<Arc<App>>, req: Request) -> Response {
+async fn handle(State(core): State<Arc<Core>>, req: Request) -> Response {
     let started = std::time::Instant::now();
     let method = req.method().clone();
     let path = req.uri().path().to_string();
-    let (response, request_id) = match decode::decode(req, app.max_request_bytes).await {
+    let (response, request_id) = match decode::decode(req, core.settings().flags.max_request_size).await {
         Ok(logical) => {
             let id = logical.id.clone();
-            (crate::router::dispatch(&app, logical).await, id)
+            (crate::router::handle(&core, logical).await, id)
         }
         Err(e) => (e.into(), String::new()),
     };

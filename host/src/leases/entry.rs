@@ -44,6 +44,10 @@ pub struct LeaseEntry {
     /// Display name of the token that created it.
     #[serde(default)]
     pub display_name: String,
+    /// Salted hash of the token that created it (empty for leases stored before tokens
+    /// were tracked, or created without a token): revoking that token revokes the lease.
+    #[serde(default)]
+    pub token_hash: String,
 }
 
 impl LeaseEntry {

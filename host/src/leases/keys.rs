@@ -7,6 +7,19 @@ pub const INDEX_PREFIX: &str = "sys/expire/index/";
 /// Prefix of irrevocable-lease markers.
 pub const IRREVOCABLE_PREFIX: &str = "sys/expire/irrevocable/";
 
+/// Prefix of the token index: `<token hash>/<lease id>` for every lease a token created.
+pub const TOKEN_PREFIX: &str = "sys/expire/token/";
+
+/// Prefix of the leases `token_hash` created.
+pub fn token_prefix(token_hash: &str) -> String {
+    format!("{TOKEN_PREFIX}{token_hash}/")
+}
+
+/// Key tying `lease_id` to the token that created it.
+pub fn token_key(token_hash: &str, lease_id: &str) -> String {
+    format!("{TOKEN_PREFIX}{token_hash}/{lease_id}")
+}
+
 /// Key of a lease entry.
 pub fn id_key(lease_id: &str) -> String {
     format!("{ID_PREFIX}{lease_id}")

@@ -7,7 +7,7 @@ use crate::storage::{BatchOp, SharedBackend, StorageError};
 
 use super::keys::{
     ID_PREFIX, INDEX_PREFIX, IRREVOCABLE_PREFIX, id_key, index_bound, index_key, irrevocable_key,
-    parse_index_key,
+    parse_index_key, token_key, token_prefix,
 };
 use super::{EngineCallError, ExpiryConfig, LeaseEngines, LeaseEntry, TtlInputs, compute_ttl};
 
@@ -79,6 +79,8 @@ pub struct NewLease<'a> {
     pub data: &'a str,
     /// Caller's display name.
     pub display_name: &'a str,
+    /// Salted hash of the caller's token ("" = none): the lease is revoked with it.
+    pub token_hash: &'a str,
 }
 
 /// The lease manager.
@@ -157,6 +159,7 @@ impl LeaseManager {
             attempts: 0,
             revoke_error: String::new(),
             display_name: new.display_name.to_string(),
+            token_hash: new.token_hash.to_string(),
         };
         self.save(None, &entry)?;
         self.wake.notify_one();
@@ -184,6 +187,14 @@ impl LeaseManager {
             Vec::new(),
         ));
         ops.push(BatchOp::Put(id_key(&entry.id), bytes));
+        // The token index goes in the same batch as the entry, so no lease can exist
+        // that its token's revocation would miss.
+        if !entry.token_hash.is_empty() {
+            ops.push(BatchOp::Put(
+                token_key(&entry.token_hash, &entry.id),
+                Vec::new(),
+            ));
+        }
         if entry.is_irrevocable() {
             ops.push(BatchOp::Put(irrevocable_key(&entry.id), Vec::new()));
         }
@@ -276,11 +287,51 @@ impl LeaseManager {
 
     /// Deletes a lease's records.
     pub(crate) fn forget(&self, entry: &LeaseEntry) -> Result<(), LeaseError> {
-        self.backend.batch(&[
+        let mut ops = vec![
             BatchOp::Delete(index_key(entry.index_secs, &entry.id)),
             BatchOp::Delete(irrevocable_key(&entry.id)),
             BatchOp::Delete(id_key(&entry.id)),
-        ])?;
+        ];
+        if !entry.token_hash.is_empty() {
+            ops.push(BatchOp::Delete(token_key(&entry.token_hash, &entry.id)));
+        }
+        self.backend.batch(&ops)?;
+        Ok(())
+    }
+
+    /// Ids of the leases the token with salted hash `token_hash` created.
+    pub fn ids_by_token(&self, token_hash: &str) -> Result<Vec<String>, LeaseError> {
+        let prefix = token_prefix(token_hash);
+        let mut out = Vec::new();
+        let mut after: Option<String> = None;
+        loop {
+            let page = self.backend.scan(&prefix, after.as_deref(), 1000)?;
+            let Some(last) = page.last().cloned() else {
+                break;
+            };
+            out.extend(
+                page.iter()
+                    .filter_map(|k| k.strip_prefix(&prefix).map(str::to_string)),
+            );
+            after = Some(last);
+        }
+        Ok(out)
+    }
+
+    /// Queues every lease the token `token_hash` created for revocation by the expiry
+    /// worker (Vault revokes a token's leases lazily, with the usual retries), and drops
+    /// index slots whose lease is already gone.
+    pub fn revoke_by_token(&self, token_hash: &str) -> Result<(), LeaseError> {
+        if token_hash.is_empty() {
+            return Ok(());
+        }
+        for id in self.ids_by_token(token_hash)? {
+            if self.lookup(&id)?.is_some() {
+                self.revoke_later(&id)?;
+            } else {
+                self.backend.delete(&token_key(token_hash, &id))?;
+            }
+        }
         Ok(())
     }
 
@@ -496,6 +547,7 @@ mod tests {
             internal: "{}",
             data: "{}",
             display_name: "root",
+            token_hash: "",
         }
     }
 
@@ -535,6 +587,26 @@ mod tests {
         mgr.revoke_prefix("aws/", true).await.unwrap();
         assert!(mgr.lookup(&id2).unwrap().is_none());
         assert!(mgr.irrevocable(10).unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn leases_are_indexed_by_token_and_revoked_with_it() {
+        let (mgr, _clock, engines) = setup();
+        let mut tied = new_lease(3600, 0);
+        tied.token_hash = "abc";
+        let (id, _) = mgr.register(tied).unwrap();
+        let (other, _) = mgr.register(new_lease(3600, 0)).unwrap();
+        assert_eq!(mgr.ids_by_token("abc").unwrap(), vec![id.clone()]);
+        mgr.revoke_by_token("abc").unwrap();
+        run_due(&mgr).await;
+        assert_eq!(*engines.revoked.lock().unwrap(), vec![id.clone()]);
+        assert!(mgr.ids_by_token("abc").unwrap().is_empty(), "index cleaned");
+        assert!(mgr.lookup(&other).unwrap().is_some(), "untied lease kept");
+        // Entries written before leases were tied to tokens still load.
+        let mut old = serde_json::to_value(mgr.lookup(&other).unwrap().unwrap()).unwrap();
+        old.as_object_mut().unwrap().remove("token_hash");
+        let back: LeaseEntry = serde_json::from_value(old).unwrap();
+        assert!(back.token_hash.is_empty());
     }
 
     #[tokio::test]

@@ -4,6 +4,8 @@
 //! Nothing is kept in memory per lease. Entries live at `sys/expire/id/<lease id>`;
 //! an expiry index `sys/expire/index/<unix secs>/<lease id>` orders them by due time, so
 //! start-up reads nothing and the expiry worker walks only the due end of the index.
+//! `sys/expire/token/<token hash>/<lease id>` ties each lease to the token that created
+//! it (written in the same batch as the entry), so revoking a token revokes its leases.
 
 mod entry;
 mod expiry;

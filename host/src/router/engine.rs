@@ -190,6 +190,7 @@ async fn leased(
         internal: &grant.internal,
         data: &data_text,
         display_name: &caller.display_name,
+        token_hash: &caller.token_hash,
     };
     match app.leases.register(new) {
         Ok((lease_id, timing)) => {
@@ -229,6 +230,7 @@ async fn leased(
                 attempts: 0,
                 revoke_error: String::new(),
                 display_name: caller.display_name.clone(),
+                token_hash: caller.token_hash.clone(),
             };
             if let Err(revoke_err) = app.lease_engines.revoke(&orphan).await {
                 tracing::error!(mount = %handle.entry.path, error = %revoke_err, "revoking the unrecorded secret failed too");
@@ -302,4 +304,79 @@ fn help(handle: &MountHandle) -> LogicalResponse {
         serde_json::json!({ "help": text, "see_also": null }),
         &handle.entry.kind,
     )
+}
+
+/// Whether the target of a write exists, for the ACL's create-versus-update decision
+/// ([`crate::auth::authorize`]): the engine's `read` of the same path, with no
+/// parameters. The answer is never shown to the caller.
+///
+/// * a successful read: `Some(true)`;
+/// * `404` (the engine's not-found, with or without data): `Some(false)`;
+/// * anything else (no mount, `405`, unsupported path, a failing engine): `None`, i.e.
+///   the path has no existence check and the write counts as an update, as Vault does
+///   for paths without one. This keeps policies such as Vault's documented
+///   `path "secret/delete/*" { capabilities = ["update"] }` working, whose paths cannot
+///   be read.
+///
+/// A read can have side effects (an AWS `creds/` read issues credentials): if the
+/// engine answers with a lease, the secret is revoked at once instead of being left
+/// behind unrecorded.
+pub async fn exists(app: &App, req: &LogicalRequest, caller: &Caller) -> Option<bool> {
+    let (handle, rest) = match app.mounts.route(&req.path) {
+        crate::mounts::Routed::Mount(handle, rest) => (handle, rest.to_string()),
+        _ => return None,
+    };
+    let request = wit::Request {
+        operation: wit::Operation::Read,
+        path: rest.clone(),
+        data: "{}".to_string(),
+        mount: wit_mount(&handle),
+        caller: wit::Caller {
+            display_name: caller.display_name.clone(),
+            policies: caller.policies.clone(),
+            entity_id: String::new(),
+        },
+        request_id: req.id.clone(),
+    };
+    let ctx = CallContext {
+        storage: handle.storage.clone(),
+        mount_path: Arc::from(handle.entry.path.as_str()),
+    };
+    let result = app
+        .runtime
+        .call(&handle.engine, ctx, move |e, store| {
+            Box::pin(async move { e.coffer_engine_engine().call_read(store, &request).await })
+        })
+        .await;
+    let resp = match result {
+        Ok(Ok(resp)) => resp,
+        Ok(Err(EngineError::NotFound(_))) => return Some(false),
+        _ => return None,
+    };
+    if let Some(grant) = resp.lease {
+        let entry = LeaseEntry {
+            id: format!("{}/existence-check", req.path.trim_end_matches('/')),
+            path: req.path.clone(),
+            mount_path: handle.entry.path.clone(),
+            mount_uuid: handle.entry.uuid.clone(),
+            mount_rel_path: rest,
+            issue_time: 0,
+            expire_time: 0,
+            last_renewal: None,
+            renewable: false,
+            engine_max_ttl: 0,
+            internal: grant.internal,
+            data: resp.data.unwrap_or_else(|| "{}".into()),
+            index_secs: 0,
+            attempts: 0,
+            revoke_error: String::new(),
+            display_name: caller.display_name.clone(),
+            token_hash: String::new(),
+        };
+        if let Err(e) = app.lease_engines.revoke(&entry).await {
+            tracing::error!(mount = %handle.entry.path, path = %req.path, error = %e,
+                "revoking a secret issued by an existence check failed");
+        }
+    }
+    Some(true)
 }

@@ -5,27 +5,60 @@ mod lease_bridge;
 mod periodic;
 
 pub use lease_bridge::EngineBridge;
+pub use engine::exists;
 pub use periodic::spawn_periodic;
 
 use crate::api::{ApiError, LogicalRequest, LogicalResponse};
+use std::sync::Arc;
+
+use axum::http::StatusCode;
+
 use crate::app::App;
+use crate::lifecycle::Core;
 use crate::auth::Caller;
 use crate::mounts::Routed;
 use crate::sys;
 
-/// sys paths answered without a token (Vault's unauthenticated paths).
-fn is_unauthenticated(path: &str) -> bool {
-    matches!(
-        path.trim_end_matches('/'),
-        "sys/health" | "sys/seal-status" | "sys/init" | "sys/leader"
-    )
+/// Handles one request below HTTP: the status endpoints that work while sealed, else
+/// `503` while sealed, else [`dispatch`] on the unsealed server, within the request
+/// deadline.
+pub async fn handle(core: &Arc<Core>, req: LogicalRequest) -> LogicalResponse {
+    if sys::status::is_unauthenticated(&req.path) {
+        return sys::status::handle(core, &req).await;
+    }
+    let Some(app) = core.app() else {
+        return sealed();
+    };
+    // The request runs in its own task so that the deadline only stops the client
+    // waiting: an engine call that already created an IAM user still gets its lease
+    // recorded (or the user revoked) instead of being dropped half-way.
+    let work = tokio::spawn(async move { dispatch(&app, req).await });
+    let deadline = core.settings().flags.max_request_duration;
+    let resp = match tokio::time::timeout(deadline, work).await {
+        Ok(Ok(resp)) => resp,
+        Ok(Err(join)) => ApiError::internal(format!("request handler failed: {join}")).into(),
+        Err(_) => ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!(
+                "request exceeded the server's max_request_duration ({}s); it may still complete",
+                deadline.as_secs_f64()
+            ),
+        )
+        .into(),
+    };
+    // A request caught by `sys/seal` fails on storage; say why.
+    match &resp {
+        LogicalResponse::Error(e) if e.status.is_server_error() && core.is_sealed() => sealed(),
+        _ => resp,
+    }
 }
 
-/// Handles one request end to end below HTTP.
+fn sealed() -> LogicalResponse {
+    ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "Vault is sealed").into()
+}
+
+/// Handles one request on the unsealed server: token, audit, ACL, route.
 pub async fn dispatch(app: &App, req: LogicalRequest) -> LogicalResponse {
-    if is_unauthenticated(&req.path) {
-        return sys::handle_unauthenticated(app, &req);
-    }
     let caller = match app.tokens.authenticate(req.token.as_deref()) {
         Ok(c) => c,
         Err(e) => {
@@ -42,7 +75,7 @@ pub async fn dispatch(app: &App, req: LogicalRequest) -> LogicalResponse {
     if let Err(audit_failed) = app.audit.log_request(&req, Some(&caller), None) {
         return audit_failed.into();
     }
-    let resp = match crate::auth::authorize(app, &caller, &req) {
+    let resp = match crate::auth::authorize(app, &caller, &req).await {
         Ok(()) => route(app, &req, &caller).await,
         Err(denied) => denied.into(),
     };
@@ -58,7 +91,7 @@ async fn route(app: &App, req: &LogicalRequest, caller: &Caller) -> LogicalRespo
         return sys::handle(app, req, caller).await;
     }
     if req.path.starts_with("auth/token/") {
-        return crate::auth::handle_token_api(req, caller);
+        return crate::auth::handle_token_api(app, req, caller);
     }
     match app.mounts.route(&req.path) {
         Routed::Mount(handle, rest) => {
@@ -70,7 +103,7 @@ async fn route(app: &App, req: &LogicalRequest, caller: &Caller) -> LogicalRespo
         ))
         .into(),
         Routed::None => ApiError::new(
-            axum::http::StatusCode::NOT_FOUND,
+            StatusCode::NOT_FOUND,
             format!(
                 "no handler for route {:?}. route entry not found.",
                 req.path

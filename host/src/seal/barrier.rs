@@ -39,7 +39,8 @@
 //! is protected too ([`Barrier::with_protected_prefixes`]; works, at the cost below).
 //!
 //! Keys below a protected prefix (by default [`DEFAULT_PROTECTED_PREFIXES`]: `logical/`,
-//! where engines keep user paths such as `logical/<uuid>/v2/metadata/prod-db`) are stored
+//! where engines keep user paths such as `logical/<uuid>/v2/metadata/prod-db`, and
+//! `sys/policy/`, where policies are kept by name) are stored
 //! with every `/`-separated segment after the prefix replaced by its deterministic
 //! authenticated encryption (SIV; see the `names` module): `logical/` stays, the mount
 //! UUID and every user segment become opaque base64url strings. That satisfies "the raw
@@ -98,8 +99,9 @@ const HEADER_LEN: usize = 1 + 4;
 /// Bytes a value grows by when stored.
 pub const VALUE_OVERHEAD: usize = HEADER_LEN + crypto::NONCE_LEN + crypto::TAG_LEN;
 
-/// Prefixes whose key names [`Barrier::new`] hides: engine storage.
-pub const DEFAULT_PROTECTED_PREFIXES: &[&str] = &["logical/"];
+/// Prefixes whose key names [`Barrier::new`] hides: engine storage, and ACL policies
+/// (whose names say what a deployment protects).
+pub const DEFAULT_PROTECTED_PREFIXES: &[&str] = &["logical/", "sys/policy/"];
 
 /// Sorts after every stored key below a protected prefix, whose characters are all
 /// base64url or `/` (all below `~`): `region + "~"` is where a plain scan resumes after

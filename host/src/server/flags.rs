@@ -35,6 +35,14 @@ pub struct ServerFlags {
     pub periodic_interval: Duration,
     /// `-dev-clock-offset`: shift the clock engines and leases see into the future.
     pub dev_clock_offset: Duration,
+    /// `-config=FILE`: the production server's configuration file.
+    pub config: Option<PathBuf>,
+    /// `-max-request-duration`: deadline of one whole request.
+    pub max_request_duration: Duration,
+    /// From the config file: where data lives (`None`: dev defaults).
+    pub storage: Option<super::config::StorageConfig>,
+    /// From the config file: the listener's TLS files.
+    pub tls: Option<super::config::TlsFiles>,
 }
 
 impl Default for ServerFlags {
@@ -57,12 +65,21 @@ impl Default for ServerFlags {
             lease_retry_base: Duration::from_secs(10),
             periodic_interval: Duration::from_secs(60),
             dev_clock_offset: Duration::ZERO,
+            config: None,
+            max_request_duration: Duration::from_secs(90),
+            storage: None,
+            tls: None,
         }
     }
 }
 
 /// Usage text for `coffer server -h`.
-pub const USAGE: &str = "Usage: coffer server -dev [options]
+pub const USAGE: &str = "Usage: coffer server -config=FILE [options]
+       coffer server -dev [options]
+
+  -config=FILE                Configuration file (HCL or TOML): storage, listener (TLS),
+                              plugin directory, limits. The server starts sealed.
+  -max-request-duration=DUR   Deadline of one request (default 90s).
 
   -dev                        Run a development server: in-memory, unsealed, root token printed,
                               kv v2 mounted at secret/.
@@ -131,6 +148,11 @@ pub fn parse(args: &[String]) -> Result<ServerFlags, String> {
             "dev-storage" => f.dev_storage = Some(PathBuf::from(text())),
             "dev-plugin-dir" => f.dev_plugin_dir = Some(PathBuf::from(text())),
             "cache-dir" => f.cache_dir = Some(PathBuf::from(text())),
+            "config" => f.config = Some(PathBuf::from(text())),
+            "max-request-duration" => {
+                f.max_request_duration =
+                    parse_duration_flag(name, &text())?.max(Duration::from_millis(1))
+            }
             "engine-timeout" => {
                 f.engine_timeout = parse_duration_flag(name, &text())?.max(Duration::from_millis(1))
             }
@@ -153,6 +175,33 @@ pub fn parse(args: &[String]) -> Result<ServerFlags, String> {
     Ok(f)
 }
 
+impl ServerFlags {
+    /// Applies a configuration file: what it sets replaces the defaults.
+    pub fn apply(&mut self, file: super::config::FileConfig) {
+        self.storage = Some(file.storage);
+        self.listen_address = file.listener.address;
+        self.tls = file.listener.tls;
+        if let Some(size) = file.listener.max_request_size {
+            self.max_request_size = size;
+        }
+        if let Some(d) = file.listener.max_request_duration {
+            self.max_request_duration = d;
+        }
+        if file.plugin_directory.is_some() {
+            self.dev_plugin_dir = file.plugin_directory;
+        }
+        if file.cache_dir.is_some() {
+            self.cache_dir = file.cache_dir;
+        }
+        if let Some(t) = file.engine_timeout {
+            self.engine_timeout = t;
+        }
+        if let Some(m) = file.engine_memory_limit {
+            self.engine_memory_limit = m;
+        }
+    }
+}
+
 /// A duration flag: whole-second forms, plus `500ms`, which the second parser rounds away.
 fn parse_duration_flag(name: &str, s: &str) -> Result<Duration, String> {
     if let Some(ms) = s.strip_suffix("ms").and_then(|n| n.parse().ok()) {
@@ -163,7 +212,7 @@ fn parse_duration_flag(name: &str, s: &str) -> Result<Duration, String> {
         .map_err(|e| format!("-{name}: {e}"))
 }
 
-fn parse_size(s: &str) -> Result<usize, String> {
+pub(super) fn parse_size(s: &str) -> Result<usize, String> {
     let (num, mult) = match s {
         _ if s.ends_with("MiB") => (&s[..s.len() - 3], 1024 * 1024),
         _ if s.ends_with("KiB") => (&s[..s.len() - 3], 1024),

@@ -1,24 +1,24 @@
 //! `coffer server`: flags, start-up, the dev-mode banner, serving, shutdown.
 
+pub mod config;
 mod flags;
+mod tls;
 
 pub use flags::{ServerFlags, parse as parse_flags};
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use base64::Engine as _;
-use serde_json::json;
 
-use crate::app::{App, ServerInfo};
-use crate::auth::{TokenStore, generate_token};
-use crate::leases::{ExpiryConfig, LeaseManager, spawn_expiry_worker};
-use crate::mounts::{MountConfig, MountEntry, Mounts};
+use crate::auth::generate_token;
+use crate::lifecycle::{Core, CoreError, Settings};
 use crate::plugins::EngineCatalog;
-use crate::router::{EngineBridge, spawn_periodic};
 use crate::runtime::{Clock, Limits, OffsetClock, Runtime, RuntimeConfig, SystemClock};
+use crate::seal::UnsealKey;
 use crate::storage::{MemoryBackend, RedbBackend, SharedBackend};
+use config::StorageConfig;
 
 /// Why the server could not start.
 #[derive(Debug, thiserror::Error)]
@@ -46,18 +46,40 @@ pub enum StartError {
     /// Other I/O.
     #[error("{0}")]
     Io(#[from] std::io::Error),
+    /// The configuration file.
+    #[error("{0}")]
+    Config(#[from] config::ConfigError),
+    /// TLS files.
+    #[error("{0}")]
+    Tls(#[from] tls::TlsError),
+    /// Initialising or unsealing (dev mode).
+    #[error("{0}")]
+    Core(#[from] CoreError),
 }
 
 /// Runs the server until Ctrl-C / SIGTERM.
-pub async fn run(flags: ServerFlags) -> Result<(), StartError> {
-    if !flags.dev {
-        return Err(StartError::Usage(
-            "only dev mode is available in this version: run `coffer server -dev` (a production server with init/unseal and a config file is on the way)".into(),
-        ));
+pub async fn run(mut flags: ServerFlags) -> Result<(), StartError> {
+    if let Some(path) = flags.config.clone() {
+        if flags.dev {
+            return Err(StartError::Usage(
+                "-dev and -config cannot be combined: dev mode configures itself".into(),
+            ));
+        }
+        flags.apply(config::load(&path)?);
+    } else if !flags.dev {
+        return Err(StartError::Usage(format!(
+            "a configuration file is required: coffer server -config=FILE (or -dev for a development server)\n\n{}",
+            flags::USAGE
+        )));
     }
-    let backend: SharedBackend = match &flags.dev_storage {
-        Some(dir) => Arc::new(RedbBackend::open(dir)?),
-        None => Arc::new(MemoryBackend::new()),
+    if flags.dev {
+        require_loopback(&flags.listen_address)?;
+    }
+    let backend: SharedBackend = match (&flags.storage, &flags.dev_storage) {
+        (Some(StorageConfig::Redb { path }), _) | (None, Some(path)) => {
+            Arc::new(RedbBackend::open(path)?)
+        }
+        (Some(StorageConfig::Memory), _) | (None, None) => Arc::new(MemoryBackend::new()),
     };
     let clock: Arc<dyn Clock> = if flags.dev_clock_offset.is_zero() {
         Arc::new(SystemClock)
@@ -83,106 +105,117 @@ pub async fn run(flags: ServerFlags) -> Result<(), StartError> {
         runtime.clone(),
         flags.dev_plugin_dir.as_deref(),
     )?);
-    let info = server_info(&backend)?;
-    let mounts = Arc::new(Mounts::open(backend.clone(), catalog).await?);
-
-    if mounts.get("secret/").is_none() {
-        let version = if flags.dev_kv_v1 { "1" } else { "2" };
-        mounts.enable(dev_secret_mount(version)).await?;
-    }
-
-    let tokens = TokenStore::open(backend.clone(), clock.clone())?;
-    let root_token = flags
-        .dev_root_token_id
-        .clone()
-        .unwrap_or_else(generate_token);
-    tokens.add_root(&root_token);
-
-    let lease_engines = Arc::new(EngineBridge {
-        mounts: mounts.clone(),
-        runtime: runtime.clone(),
+    let dev_root_token = flags.dev.then(|| {
+        flags
+            .dev_root_token_id
+            .clone()
+            .unwrap_or_else(generate_token)
     });
-    let leases = Arc::new(LeaseManager::new(
+    let tls = flags.tls.as_ref().map(tls::server_config).transpose()?;
+    let dev = flags.dev;
+    let no_store_token = flags.dev_no_store_token;
+    let dev_storage = flags.dev_storage.clone();
+    let listen_address = flags.listen_address.clone();
+    let core = Core::new(
         backend.clone(),
-        lease_engines.clone(),
-        clock,
-        ExpiryConfig {
-            retry_base: flags.lease_retry_base,
-            ..ExpiryConfig::default()
+        Settings {
+            flags,
+            runtime,
+            catalog,
+            clock,
+            dev_root_token: dev_root_token.clone(),
         },
-    ));
-    let app = Arc::new(App {
-        backend: backend.clone(),
-        runtime,
-        mounts,
-        leases: leases.clone(),
-        lease_engines,
-        tokens,
-        policies: crate::auth::policy::PolicyStore::new(backend.clone()),
-        audit: crate::audit::AuditBroker::open(backend.clone())?,
-        info,
-        max_request_bytes: flags.max_request_size,
-    });
-    spawn_expiry_worker(leases);
-    spawn_periodic(app.clone(), flags.periodic_interval);
+    );
+    let dev_key = if dev {
+        Some(dev_unseal(&core, dev_storage.as_deref()).await?)
+    } else {
+        None
+    };
 
-    let listener = tokio::net::TcpListener::bind(&flags.listen_address)
+    let tcp = tokio::net::TcpListener::bind(&listen_address)
         .await
         .map_err(|cause| StartError::Listen {
-            addr: flags.listen_address.clone(),
+            addr: listen_address.clone(),
             cause,
         })?;
-    let addr = listener.local_addr()?;
-    if !flags.dev_no_store_token {
-        store_token(&root_token);
+    let addr = tcp.local_addr()?;
+    match (&dev_root_token, &dev_key) {
+        (Some(root_token), Some(key)) => {
+            if !no_store_token {
+                store_token(root_token);
+            }
+            print_dev_banner(addr, root_token, key, backend.kind());
+        }
+        _ => print_banner(addr, tls.is_some(), backend.kind()),
     }
-    print_banner(addr, &root_token, backend.kind());
 
-    axum::serve(listener, crate::http::router(app))
-        .with_graceful_shutdown(shutdown_signal())
-        .await?;
+    let app = crate::http::router(core);
+    match tls {
+        Some(config) => {
+            axum::serve(tls::TlsListener::new(tcp, config)?, app)
+                .with_graceful_shutdown(shutdown_signal())
+                .await?
+        }
+        None => {
+            axum::serve(tcp, app)
+                .with_graceful_shutdown(shutdown_signal())
+                .await?
+        }
+    }
     tracing::info!("server stopped");
     Ok(())
 }
 
-fn dev_secret_mount(version: &str) -> MountEntry {
-    let uuid = uuid::Uuid::new_v4().to_string();
-    MountEntry {
-        path: "secret/".into(),
-        kind: "kv".into(),
-        description: "key/value secret storage".into(),
-        accessor: format!("kv_{}", &uuid.replace('-', "")[..8]),
-        uuid,
-        config: MountConfig::default(),
-        options: Some([("version".to_string(), version.to_string())].into()),
-        local: false,
-        seal_wrap: false,
-        external_entropy_access: false,
-        running_sha256: String::new(),
-        running_version: String::new(),
+/// `-dev` serves plain HTTP, so it must not be reachable from other machines.
+fn require_loopback(address: &str) -> Result<(), StartError> {
+    let host = address.rsplit_once(':').map_or(address, |(h, _)| h);
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    let loopback = host == "localhost"
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback());
+    if loopback {
+        Ok(())
+    } else {
+        Err(StartError::Usage(format!(
+            "-dev-listen-address={address}: dev mode serves plain HTTP and listens on loopback only (127.0.0.1, ::1, localhost); use -config with a TLS listener to serve other hosts"
+        )))
     }
 }
 
-/// Cluster identity, created once per storage and kept.
-fn server_info(backend: &SharedBackend) -> Result<ServerInfo, StartError> {
-    const KEY: &str = "core/cluster";
-    let stored = backend
-        .get(KEY)?
-        .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok());
-    let id = match stored.as_ref().and_then(|v| v["cluster_id"].as_str()) {
-        Some(id) => id.to_string(),
+/// Dev mode initialises with one share and unseals at once. With `-dev-storage`, the key
+/// is kept next to the data (dev only!) so a restart unseals the same store.
+async fn dev_unseal(core: &Core, dir: Option<&Path>) -> Result<UnsealKey, StartError> {
+    let key_file = dir.map(|d| d.join("dev-unseal-key"));
+    let stored = match &key_file {
+        Some(f) if f.exists() => {
+            let text = std::fs::read_to_string(f)?;
+            let bad = |e: String| {
+                StartError::Usage(format!("{} is not a dev unseal key: {e}", f.display()))
+            };
+            let bytes = hex::decode(text.trim()).map_err(|e| bad(e.to_string()))?;
+            Some(UnsealKey::from_bytes(&bytes).map_err(|e| bad(e.to_string()))?)
+        }
+        _ => None,
+    };
+    let key = match stored {
+        Some(k) => k,
         None => {
-            let id = uuid::Uuid::new_v4().to_string();
-            backend.put(KEY, json!({ "cluster_id": id }).to_string().as_bytes())?;
-            id
+            if core.is_initialized()? {
+                return Err(StartError::Usage(
+                    "this -dev-storage directory is initialised but has no dev-unseal-key file; it cannot be unsealed in dev mode".into(),
+                ));
+            }
+            let key = UnsealKey::generate();
+            core.initialize_dev(&key).await?;
+            if let Some(f) = &key_file {
+                write_private(f, &hex::encode(key.as_bytes()))?;
+            }
+            key
         }
     };
-    let short = id.replace('-', "");
-    Ok(ServerInfo {
-        cluster_name: format!("coffer-cluster-{}", &short[..8]),
-        system_accessor: format!("system_{}", &short[8..16]),
-        cluster_id: id,
-    })
+    core.unseal_with_key(&key).await?;
+    Ok(key)
 }
 
 fn default_cache_dir() -> Option<PathBuf> {
@@ -216,9 +249,26 @@ fn write_private(path: &std::path::Path, contents: &str) -> std::io::Result<()> 
     opts.open(path)?.write_all(contents.as_bytes())
 }
 
-fn print_banner(addr: SocketAddr, root_token: &str, storage: &str) {
+fn print_banner(addr: SocketAddr, tls: bool, storage: &str) {
+    let scheme = if tls { "https" } else { "http" };
+    println!(
+        "==> Coffer server configuration:\n\n\
+         \x20            Api Address: {scheme}://{addr}\n\
+         \x20                    TLS: {tls}\n\
+         \x20                Storage: {storage}\n\
+         \x20                Version: Coffer v{version}\n\n\
+         ==> Coffer server started! Log data will stream in below:\n\n\
+         The server is sealed. Initialise it once with `coffer operator init`, then\n\
+         unseal it after every start with `coffer operator unseal` (threshold shares).\n",
+        tls = if tls { "enabled" } else { "disabled" },
+        version = env!("CARGO_PKG_VERSION"),
+    );
+}
+
+fn print_dev_banner(addr: SocketAddr, root_token: &str, key: &UnsealKey, storage: &str) {
     let url = format!("http://{addr}");
-    let unseal_key = base64::engine::general_purpose::STANDARD.encode(rand::random::<[u8; 32]>());
+    let unseal_key = base64::engine::general_purpose::STANDARD.encode(key.as_bytes());
+
     println!(
         "==> Coffer server configuration:\n\n\
          \x20            Api Address: {url}\n\

@@ -1,23 +1,22 @@
 //! The `sys/` backend: server status and mount management.
 
 mod audit;
-mod health;
 mod leases;
 mod mounts;
 mod policy;
+mod seal;
+pub mod status;
 
 use crate::api::{ApiError, LogicalRequest, LogicalResponse};
 use crate::app::App;
 use crate::auth::Caller;
 
-/// Unauthenticated sys paths.
-pub fn handle_unauthenticated(app: &App, req: &LogicalRequest) -> LogicalResponse {
-    health::handle(app, req)
-}
-
 /// Authenticated sys paths.
 pub async fn handle(app: &App, req: &LogicalRequest, caller: &Caller) -> LogicalResponse {
     let path = req.path.as_str();
+    if let Some(resp) = seal::handle(app, req).await {
+        return resp;
+    }
     if path == "sys/mounts" || path == "sys/mounts/" || path.starts_with("sys/mounts/") {
         return mounts::handle(app, req).await;
     }

@@ -30,7 +30,7 @@ pub use ast::{PathRule, Policy};
 pub use builtin::{DEFAULT_POLICY_NAME, ROOT_POLICY_NAME, requires_sudo};
 pub use capability::{Capability, CapabilitySet};
 pub use matcher::Acl;
-pub use store::PolicyStore;
+pub use store::{PolicyStore, PolicyStoreError};
 
 /// Why a policy could not be parsed.
 ///
