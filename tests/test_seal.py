@@ -377,3 +377,60 @@ def test_operator_cli(make_prod):
     assert s.client(None).sys.is_sealed()
     res = cli("operator", "init", "-format=json", token=None)
     assert res[0] == 2 and "already initialized" in res[2]
+
+
+# --- limits from the config file, and what stops while sealed ---------------------------
+
+
+def test_config_limits_request_size_and_deadline(make_prod):
+    from conftest import PLUGIN_DIR
+
+    if not (PLUGIN_DIR / "hostile.wasm").exists():
+        pytest.skip("test plugins not built (scripts/test builds them)")
+    s = make_prod(extra=(
+        f'plugin_directory = "{PLUGIN_DIR}"\n'
+        'engine_timeout = "20s"\n'
+    ))
+    # max_request_size / max_request_duration live in the listener stanza: rewrite it.
+    text = s.config_path.read_text().replace(
+        "  tls_disable = true",
+        "  tls_disable = true\n  max_request_size = 2048\n  max_request_duration = \"1s\"")
+    s.config_path.write_text(text)
+    s.restart()
+    out = s.init(1, 1)
+    s.unseal(out["keys"])
+    assert_errors(s.post("sys/mounts/big", json={"type": "kv", "description": "x" * 4096}),
+                  413)
+    assert s.post("sys/mounts/hostile", json={"type": "hostile"}).status_code == 204
+    started = time.monotonic()
+    r = s.get("hostile/loop", timeout=30)
+    elapsed = time.monotonic() - started
+    assert_errors(r, 503, "max_request_duration")
+    assert elapsed < 5, f"the client waited {elapsed:.1f}s"
+    assert s.get("hostile/ok").status_code == 200
+
+
+def test_leases_do_not_expire_while_sealed(make_prod, aws):
+    s = make_prod()
+    out = s.init(1, 1)
+    s.unseal(out["keys"])
+    c = s.client()
+    c.sys.enable_secrets_engine("aws", path="aws")
+    cfg = aws.root_config()
+    c.secrets.aws.configure_root_iam_credentials(
+        cfg["access_key"], cfg["secret_key"], region=cfg["region"],
+        iam_endpoint=cfg["iam_endpoint"], sts_endpoint=cfg["sts_endpoint"], mount_point="aws")
+    r = s.post("aws/roles/web", json={
+        "credential_type": "iam_user",
+        "policy_document": json.dumps({"Version": "2012-10-17", "Statement": [
+            {"Effect": "Allow", "Action": "iam:GetUser", "Resource": "*"}]})})
+    assert r.status_code in (200, 204), r.text
+    assert s.post("sys/mounts/aws/tune", json={"default_lease_ttl": "2s"}).status_code == 204
+    creds = assert_json(s.get("aws/creds/web"), 200)
+    user = aws.user_of_key(creds["data"]["access_key"])
+    assert user and creds["lease_duration"] == 2
+    s.put("sys/seal")
+    time.sleep(4)
+    assert aws.user_exists(user), "a sealed server revoked a lease"
+    s.unseal(out["keys"])
+    aws.wait_user_gone(user, timeout=30, what="after unseal")
