@@ -217,6 +217,13 @@ def test_capabilities_self_and_of_token(server, client, app_token):
     assert assert_json(r, 200)["data"]["capabilities"] == ["create", "read", "update"]
     assert_errors(server.post("sys/capabilities", json={"token": "hvs.nope", "paths": ["a"]}),
                   400, "invalid token")
+    accessor = client.auth.token.lookup(app_token)["data"]["accessor"]
+    r = server.post("sys/capabilities-accessor",
+                    json={"accessor": accessor, "paths": ["secret/data/app/db", "sys/mounts"]})
+    data = assert_json(r, 200)["data"]
+    assert data == {"secret/data/app/db": ["create", "read", "update"], "sys/mounts": ["deny"]}
+    assert_errors(server.post("sys/capabilities-accessor", json={"accessor": "nope", "paths": "a"}),
+                  400, "invalid accessor")
     assert_errors(server.post("sys/capabilities-self", json={}), 400, "paths must be supplied")
     # sys/capabilities is not in the default policy.
     r = server.post("sys/capabilities", token=app_token,
@@ -256,6 +263,7 @@ def test_create_versus_update(server, client):
     client.sys.create_or_update_policy("cr-up", """
 path "secret/data/cr/*" { capabilities = ["create", "read"] }
 path "secret/data/up/*" { capabilities = ["update", "read"] }
+path "secret/delete/*" { capabilities = ["update"] }
 """)
     t = token_with(client, "cr-up")
     body = {"data": {"v": "1"}}
@@ -266,6 +274,9 @@ path "secret/data/up/*" { capabilities = ["update", "read"] }
     assert server.post("secret/data/up/x", token=t, json=body).status_code == 403
     client.secrets.kv.v2.create_or_update_secret("up/x", secret={"v": "0"})
     assert server.post("secret/data/up/x", token=t, json=body).status_code == 200
+    # A path that cannot be read has no existence check: `update` is enough (Vault's
+    # documented policy for kv v2 soft deletes).
+    assert_204(server.post("secret/delete/up/x", token=t, json={"versions": [1]}))
 
 
 def test_sudo_paths_need_sudo(server, client):

@@ -33,7 +33,7 @@ from conftest import (
 class ConfigServer(Server):
     """`coffer server -config=<file>`: sealed at start; token set after init."""
 
-    def __init__(self, tmp: Path, fmt: str = "hcl", tls: tuple[Path, Path] | None = None,
+    def __init__(self, tmp: Path, fmt: str = "hcl", tls: tuple[Path, Path, Path] | None = None,
                  extra: str = ""):
         super().__init__(token=None)
         self.fixed_token = "unset"  # no banner token to read
@@ -48,7 +48,7 @@ class ConfigServer(Server):
 
     def _config(self, fmt: str) -> str:
         tls_lines = (
-            [f'tls_cert_file = "{self.tls[0]}"', f'tls_key_file = "{self.tls[1]}"']
+            [f'tls_cert_file = "{self.tls[1]}"', f'tls_key_file = "{self.tls[2]}"']
             if self.tls else ["tls_disable = true"]
         )
         if fmt == "toml":
@@ -300,33 +300,42 @@ def test_toml_config_and_bad_configs(make_prod, tmp_path):
 # --- TLS -------------------------------------------------------------------------------
 
 
-def self_signed(tmp: Path) -> tuple[Path, Path]:
+def self_signed(tmp: Path) -> tuple[Path, Path, Path]:
+    """A test CA and a server certificate for 127.0.0.1/localhost signed by it:
+    (ca.pem, server chain.pem, server key.pem)."""
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes, serialization
     from cryptography.hazmat.primitives.asymmetric import ec
     from cryptography.x509.oid import NameOID
     import ipaddress
 
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "coffer-test")])
     now = datetime.datetime.now(datetime.timezone.utc)
-    cert = (
-        x509.CertificateBuilder().subject_name(name).issuer_name(name)
-        .public_key(key.public_key()).serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(x509.SubjectAlternativeName([
-            x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
-            critical=False)
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(key, hashes.SHA256())
-    )
-    cert_path, key_path = tmp / "tls.crt", tmp / "tls.key"
-    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+
+    def build(subject, issuer, pub, signer, ca: bool):
+        b = (x509.CertificateBuilder().subject_name(subject).issuer_name(issuer)
+             .public_key(pub).serial_number(x509.random_serial_number())
+             .not_valid_before(now - datetime.timedelta(minutes=5))
+             .not_valid_after(now + datetime.timedelta(days=1))
+             .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True))
+        if not ca:
+            b = b.add_extension(x509.SubjectAlternativeName([
+                x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+                critical=False)
+        return b.sign(signer, hashes.SHA256())
+
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "coffer-test-ca")])
+    ca = build(ca_name, ca_name, ca_key.public_key(), ca_key, True)
+    key = ec.generate_private_key(ec.SECP256R1())
+    leaf = build(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "coffer-test")]),
+                 ca_name, key.public_key(), ca_key, False)
+    pem = serialization.Encoding.PEM
+    ca_path, cert_path, key_path = tmp / "ca.pem", tmp / "tls.crt", tmp / "tls.key"
+    ca_path.write_bytes(ca.public_bytes(pem))
+    cert_path.write_bytes(leaf.public_bytes(pem) + ca.public_bytes(pem))
     key_path.write_bytes(key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption()))
-    return cert_path, key_path
+        pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+    return ca_path, cert_path, key_path
 
 
 def test_tls_listener(make_prod, tmp_path):
@@ -434,3 +443,21 @@ def test_leases_do_not_expire_while_sealed(make_prod, aws):
     assert aws.user_exists(user), "a sealed server revoked a lease"
     s.unseal(out["keys"])
     aws.wait_user_gone(user, timeout=30, what="after unseal")
+
+
+def test_cli_over_tls_with_ca_cert(make_prod, tmp_path):
+    ca, cert, key = self_signed(tmp_path)
+    s = make_prod(tls=(ca, cert, key))
+    cli = Cli(s)
+    env = cli.env(token=None)
+    env["VAULT_CACERT"] = str(ca)
+    code, out, err = cli("operator", "init", "-key-shares=1", "-key-threshold=1", env=env)
+    assert code == 0, err
+    unseal_key = next(l.split(": ", 1)[1] for l in out.splitlines() if l.startswith("Unseal Key 1"))
+    ok(cli("operator", "unseal", unseal_key, env=env))
+    # Without the CA the certificate is refused.
+    code, _, err = cli("status", token=None)
+    assert code == 1 and "invalid peer certificate" in err, err
+    env["VAULT_CACERT"] = str(tmp_path / "missing.pem")
+    code, _, err = cli("status", env=env)
+    assert code == 1 and "error loading CA certificate" in err, err

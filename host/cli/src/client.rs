@@ -23,6 +23,9 @@ pub struct Config {
     pub namespace: Option<String>,
     /// Extra headers from `-header=K=V`.
     pub headers: Vec<(String, String)>,
+    /// PEM file of the CA that signed the server's certificate (`-ca-cert`,
+    /// `COFFER_CACERT`, `VAULT_CACERT`); the public web roots when unset.
+    pub ca_cert: Option<std::path::PathBuf>,
 }
 
 /// An HTTP method, including Vault's custom `LIST`.
@@ -184,15 +187,31 @@ impl<'a> Request<'a> {
 pub struct Client {
     config: Config,
     agent: ureq::Agent,
+    /// Why the configured CA file is unusable; reported by every request.
+    tls_error: Option<String>,
 }
 
 impl Client {
     /// Creates a client; no network activity happens here.
     pub fn new(config: Config) -> Client {
-        let agent = ureq::AgentBuilder::new()
-            .timeout(Duration::from_secs(60))
-            .build();
-        Client { config, agent }
+        let mut builder = ureq::AgentBuilder::new().timeout(Duration::from_secs(60));
+        let mut tls_error = None;
+        if let Some(path) = &config.ca_cert {
+            match tls_config(path) {
+                Ok(tls) => builder = builder.tls_config(tls),
+                Err(e) => {
+                    tls_error = Some(format!(
+                        "error loading CA certificate {}: {e}",
+                        path.display()
+                    ))
+                }
+            }
+        }
+        Client {
+            config,
+            agent: builder.build(),
+            tls_error,
+        }
     }
 
     /// Builds the full URL for a path and query.
@@ -216,6 +235,13 @@ impl Client {
     /// Sends a request. Statuses outside 200–399 become [`RequestError::Api`].
     pub fn send(&self, req: &Request<'_>) -> Result<Response, RequestError> {
         let url = self.url(req.path, &req.query);
+        if let Some(e) = &self.tls_error {
+            return Err(RequestError::Transport {
+                method: req.method.go_name(),
+                url,
+                detail: e.clone(),
+            });
+        }
         let mut r = self
             .agent
             .request(req.method.as_str(), &url)
@@ -358,6 +384,28 @@ fn describe_transport(t: &ureq::Transport) -> String {
         parts.push(source.to_string());
     }
     parts.join(": ")
+}
+
+/// A rustls client config trusting only the CAs in the PEM file at `path`.
+fn tls_config(path: &std::path::Path) -> Result<std::sync::Arc<rustls::ClientConfig>, String> {
+    use rustls_pki_types::CertificateDer;
+    use rustls_pki_types::pem::PemObject;
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in CertificateDer::pem_file_iter(path).map_err(|e| e.to_string())? {
+        roots
+            .add(cert.map_err(|e| e.to_string())?)
+            .map_err(|e| e.to_string())?;
+    }
+    if roots.is_empty() {
+        return Err("no CERTIFICATE block found".into());
+    }
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| e.to_string())?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    Ok(std::sync::Arc::new(config))
 }
 
 #[cfg(test)]

@@ -58,7 +58,11 @@ pub async fn authorize(app: &App, caller: &Caller, req: &LogicalRequest) -> Resu
 /// [`authorize`] once the ACL is known, with the existence check as a seam (unit tests
 /// supply their own). `exists` is only called when [`decide`] needs it; `None` from it
 /// means "the path has no existence check": the write is an update.
-pub(crate) async fn check<F, Fut>(acl: &Acl, req: &LogicalRequest, exists: F) -> Result<(), ApiError>
+pub(crate) async fn check<F, Fut>(
+    acl: &Acl,
+    req: &LogicalRequest,
+    exists: F,
+) -> Result<(), ApiError>
 where
     F: FnOnce() -> Fut,
     Fut: Future<Output = Result<Option<bool>, ApiError>>,
@@ -243,16 +247,36 @@ path "update-only/*" { capabilities = ["update"] }
         assert!(!allowed(&s, &c, Operation::Update, "auth/token/create"));
         // Without `default` (no_default_policy) even lookup-self is refused.
         let bare = caller(&["app-reader"]);
-        assert!(!allowed(&s, &bare, Operation::Read, "auth/token/lookup-self"));
-        let e = run(&s, &bare, Operation::Read, "secret/data/other", None).0.unwrap_err();
-        assert_eq!((e.status.as_u16(), e.errors), (403, vec!["permission denied".to_string()]));
+        assert!(!allowed(
+            &s,
+            &bare,
+            Operation::Read,
+            "auth/token/lookup-self"
+        ));
+        let e = run(&s, &bare, Operation::Read, "secret/data/other", None)
+            .0
+            .unwrap_err();
+        assert_eq!(
+            (e.status.as_u16(), e.errors),
+            (403, vec!["permission denied".to_string()])
+        );
     }
 
     #[test]
     fn root_and_unknown_policies() {
         let s = store();
-        assert!(allowed(&s, &caller(&["root"]), Operation::Update, "sys/seal"));
-        assert!(!allowed(&s, &caller(&[]), Operation::Read, "secret/data/app/x"));
+        assert!(allowed(
+            &s,
+            &caller(&["root"]),
+            Operation::Update,
+            "sys/seal"
+        ));
+        assert!(!allowed(
+            &s,
+            &caller(&[]),
+            Operation::Read,
+            "secret/data/app/x"
+        ));
         // A policy that does not exist grants nothing but does not fail the request.
         let c = caller(&["missing", "app-reader"]);
         assert!(allowed(&s, &c, Operation::Read, "secret/data/app/x"));
@@ -287,13 +311,33 @@ path "update-only/*" { capabilities = ["update"] }
         // Only create: allowed for a new target only.
         let (r, asked) = run(&s, &c, Operation::Update, "create-only/x", Some(false));
         assert!(r.is_ok() && asked);
-        assert!(run(&s, &c, Operation::Update, "create-only/x", Some(true)).0.is_err());
+        assert!(
+            run(&s, &c, Operation::Update, "create-only/x", Some(true))
+                .0
+                .is_err()
+        );
         // Only update: allowed for an existing target only.
-        assert!(run(&s, &c, Operation::Update, "update-only/x", Some(true)).0.is_ok());
-        assert!(run(&s, &c, Operation::Update, "update-only/x", Some(false)).0.is_err());
+        assert!(
+            run(&s, &c, Operation::Update, "update-only/x", Some(true))
+                .0
+                .is_ok()
+        );
+        assert!(
+            run(&s, &c, Operation::Update, "update-only/x", Some(false))
+                .0
+                .is_err()
+        );
         // A path without an existence check is an update.
-        assert!(run(&s, &c, Operation::Update, "update-only/x", None).0.is_ok());
-        assert!(run(&s, &c, Operation::Update, "create-only/x", None).0.is_err());
+        assert!(
+            run(&s, &c, Operation::Update, "update-only/x", None)
+                .0
+                .is_ok()
+        );
+        assert!(
+            run(&s, &c, Operation::Update, "create-only/x", None)
+                .0
+                .is_err()
+        );
     }
 
     #[test]
@@ -315,7 +359,10 @@ path "update-only/*" { capabilities = ["update"] }
     #[test]
     fn ui_mounts_paths() {
         assert_eq!(ui_mounts_target("sys/internal/ui/mounts"), Some(""));
-        assert_eq!(ui_mounts_target("sys/internal/ui/mounts/secret/x"), Some("secret/x"));
+        assert_eq!(
+            ui_mounts_target("sys/internal/ui/mounts/secret/x"),
+            Some("secret/x")
+        );
         assert_eq!(ui_mounts_target("sys/internal/ui/mountsx"), None);
         assert_eq!(ui_mounts_target("sys/mounts"), None);
     }

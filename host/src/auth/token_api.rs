@@ -35,9 +35,7 @@ fn route(app: &App, req: &LogicalRequest, caller: &Caller) -> Result<LogicalResp
     match (head, tail) {
         ("create" | "create-orphan", None) if is_write(op) => create(app, req, caller, head),
         ("create", Some(_)) if is_write(op) => Err(ApiError::bad_request("unknown role")),
-        ("lookup-self", None) if is_write(op) || op == Operation::Read => {
-            lookup_self(app, caller)
-        }
+        ("lookup-self", None) if is_write(op) || op == Operation::Read => lookup_self(app, caller),
         ("lookup", None) if is_write(op) => {
             lookup_token(app, caller, req.str_field("token").unwrap_or_default())
         }
@@ -47,9 +45,7 @@ fn route(app: &App, req: &LogicalRequest, caller: &Caller) -> Result<LogicalResp
             lookup_accessor(app, &req.str_field("accessor").unwrap_or_default())
         }
         ("lookup-accessor", Some(a)) if is_write(op) => lookup_accessor(app, a),
-        ("renew-self", None) if is_write(op) => {
-            renew(app, req, &caller.token_hash, &caller.token)
-        }
+        ("renew-self", None) if is_write(op) => renew(app, req, &caller.token_hash, &caller.token),
         ("renew", t) if is_write(op) => {
             let token = param_or_path(req, "token", t);
             if token.is_empty() {
@@ -231,11 +227,7 @@ fn child_policies(
     parent_is_root: bool,
 ) -> Result<Vec<String>, ApiError> {
     let inherit = requested.is_empty();
-    let mut wanted = if inherit {
-        parent.to_vec()
-    } else {
-        requested
-    };
+    let mut wanted = if inherit { parent.to_vec() } else { requested };
     if inherit && no_default {
         wanted.retain(|p| p != "default");
     }
@@ -339,7 +331,10 @@ fn renew(
 ) -> Result<LogicalResponse, ApiError> {
     let increment = duration_param(req, "increment")?;
     let (entry, ttl, warnings) = app.tokens.renew(hash, increment)?;
-    Ok(token_envelope(entry.auth_block(client_token, ttl), warnings))
+    Ok(token_envelope(
+        entry.auth_block(client_token, ttl),
+        warnings,
+    ))
 }
 
 // --- parameters ------------------------------------------------------------------

@@ -190,7 +190,11 @@ impl Core {
 
     /// Initialises storage: a new unseal key split into `shares` with `threshold`, a root
     /// key and keyring, and an initial root token. Leaves the server sealed, as Vault.
-    pub async fn initialize(&self, shares: usize, threshold: usize) -> Result<InitOutput, CoreError> {
+    pub async fn initialize(
+        &self,
+        shares: usize,
+        threshold: usize,
+    ) -> Result<InitOutput, CoreError> {
         let config = SealConfig::new(shares, threshold)?;
         let key = UnsealKey::generate();
         let _t = self.transition.lock().await;

@@ -4,8 +4,8 @@ mod engine;
 mod lease_bridge;
 mod periodic;
 
-pub use lease_bridge::EngineBridge;
 pub use engine::exists;
+pub use lease_bridge::EngineBridge;
 pub use periodic::spawn_periodic;
 
 use crate::api::{ApiError, LogicalRequest, LogicalResponse};
@@ -14,8 +14,8 @@ use std::sync::Arc;
 use axum::http::StatusCode;
 
 use crate::app::App;
-use crate::lifecycle::Core;
 use crate::auth::Caller;
+use crate::lifecycle::Core;
 use crate::mounts::Routed;
 use crate::sys;
 

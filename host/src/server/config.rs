@@ -182,9 +182,8 @@ fn parse_tree(path: &Path, text: &str) -> Result<Value, ConfigError> {
         Some("toml") => from_toml(text).map_err(|m| syntax("TOML", m)),
         Some("json") => serde_json::from_str(text).map_err(|e| syntax("JSON", e.to_string())),
         Some("hcl") => from_hcl(text).map_err(|m| syntax("HCL", m)),
-        _ => from_hcl(text).or_else(|hcl_err| {
-            from_toml(text).map_err(|_| syntax("HCL (or TOML)", hcl_err))
-        }),
+        _ => from_hcl(text)
+            .or_else(|hcl_err| from_toml(text).map_err(|_| syntax("HCL (or TOML)", hcl_err))),
     }
 }
 
@@ -196,7 +195,10 @@ fn interpret(path: &Path, tree: Value) -> Result<FileConfig, ConfigError> {
     let raw: RawConfig = serde_json::from_value(tree).map_err(|e| invalid(e.to_string()))?;
 
     let storage = match single_block(raw.storage, "storage").map_err(invalid)? {
-        None => return Err(invalid("a storage stanza is required, e.g. storage \"redb\" { path = \"/var/lib/coffer\" }".into())),
+        None => return Err(invalid(
+            "a storage stanza is required, e.g. storage \"redb\" { path = \"/var/lib/coffer\" }"
+                .into(),
+        )),
         Some((kind, body)) => {
             let body: RawStorage = serde_json::from_value(body)
                 .map_err(|e| invalid(format!("storage \"{kind}\": {e}")))?;
@@ -236,8 +238,9 @@ fn interpret(path: &Path, tree: Value) -> Result<FileConfig, ConfigError> {
                 .map_err(|e| invalid(format!("listener \"tcp\": {e}")))?;
             let tls_disable = match &body.tls_disable {
                 None => false,
-                Some(v) => bool_value(v)
-                    .ok_or_else(|| invalid("listener \"tcp\": tls_disable must be a boolean".into()))?,
+                Some(v) => bool_value(v).ok_or_else(|| {
+                    invalid("listener \"tcp\": tls_disable must be a boolean".into())
+                })?,
             };
             let tls = match (tls_disable, body.tls_cert_file, body.tls_key_file) {
                 (true, _, _) => None,
@@ -398,9 +401,17 @@ mod tests {
         let a = load_text("c.hcl", hcl).unwrap();
         let b = load_text("c.toml", toml).unwrap();
         assert_eq!(a, b);
-        assert_eq!(a.storage, StorageConfig::Redb { path: "/data".into() });
+        assert_eq!(
+            a.storage,
+            StorageConfig::Redb {
+                path: "/data".into()
+            }
+        );
         assert_eq!(a.listener.address, "0.0.0.0:8300");
-        assert_eq!(a.listener.max_request_duration, Some(Duration::from_secs(5)));
+        assert_eq!(
+            a.listener.max_request_duration,
+            Some(Duration::from_secs(5))
+        );
         assert_eq!(a.engine_timeout, Some(Duration::from_millis(250)));
         assert_eq!(a.engine_memory_limit, Some(64 * 1024 * 1024));
         assert!(a.listener.tls.is_some());
@@ -426,8 +437,11 @@ mod tests {
 
     #[test]
     fn mistakes_are_named() {
-        let e = load_text("c.hcl", "storage \"redb\" { path = \"/d\" }\ntls_cert_fiel = \"x\"")
-            .unwrap_err();
+        let e = load_text(
+            "c.hcl",
+            "storage \"redb\" { path = \"/d\" }\ntls_cert_fiel = \"x\"",
+        )
+        .unwrap_err();
         assert!(e.to_string().contains("tls_cert_fiel"), "{e}");
         let e = load_text("c.hcl", "listener \"tcp\" { tls_disable = true }").unwrap_err();
         assert!(e.to_string().contains("storage stanza is required"), "{e}");

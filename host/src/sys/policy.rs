@@ -137,7 +137,10 @@ fn write(
         return Ok(LogicalResponse::NoContent);
     }
     let mut resp = LogicalResponse::injected(Value::Null);
-    if let LogicalResponse::Envelope { data, warnings: w, .. } = &mut resp {
+    if let LogicalResponse::Envelope {
+        data, warnings: w, ..
+    } = &mut resp
+    {
         *data = None;
         *w = warnings;
     }

@@ -131,7 +131,10 @@ pub fn seal_status(core: &Core) -> Result<Value, ApiError> {
 /// `PUT sys/init`.
 async fn init(core: &Core, req: &LogicalRequest) -> Result<LogicalResponse, ApiError> {
     for unsupported in ["pgp_keys", "root_token_pgp_key", "recovery_pgp_keys"] {
-        if req.field(unsupported).is_some_and(|v| v != &json!([]) && v != &json!("")) {
+        if req
+            .field(unsupported)
+            .is_some_and(|v| v != &json!([]) && v != &json!(""))
+        {
             return Err(ApiError::bad_request(format!(
                 "{unsupported} is not supported: Coffer hands out unseal keys and the root token in plain text once; encrypt them yourself"
             )));
@@ -150,7 +153,11 @@ async fn init(core: &Core, req: &LogicalRequest) -> Result<LogicalResponse, ApiE
     let shares = number("secret_shares")?.unwrap_or(5);
     let threshold = number("secret_threshold")?.unwrap_or(3);
     let out = core.initialize(shares, threshold).await?;
-    let keys: Vec<String> = out.shares.iter().map(|s| hex::encode(s.as_bytes())).collect();
+    let keys: Vec<String> = out
+        .shares
+        .iter()
+        .map(|s| hex::encode(s.as_bytes()))
+        .collect();
     let keys_b64: Vec<String> = {
         use base64::Engine as _;
         out.shares

@@ -26,6 +26,7 @@ const COMMON: &[Spec] = &[
     Spec::new("header", Kind::Multi),
     Spec::new("format", Kind::Str),
     Spec::new("field", Kind::Str),
+    Spec::new("ca-cert", Kind::Str),
 ];
 
 /// Text shown under every command's help.
@@ -35,6 +36,10 @@ HTTP Options:
   -address=<string>
       Address of the server. The default is http://127.0.0.1:8200. This can
       also be specified via the COFFER_ADDR (or VAULT_ADDR) environment variable.
+
+  -ca-cert=<string>
+      PEM file of the CA that signed the server's TLS certificate. This can
+      also be specified via COFFER_CACERT (or VAULT_CACERT).
 
   -header=<key=value>
       Additional HTTP header to send with every request. May be repeated.
@@ -157,11 +162,19 @@ impl Command {
             .map(str::to_string)
             .or_else(|| env("COFFER_NAMESPACE"))
             .or_else(|| env("VAULT_NAMESPACE"));
+        let ca_cert = parsed
+            .get("ca-cert")
+            .map(str::to_string)
+            .or_else(|| env("COFFER_CACERT"))
+            .or_else(|| env("VAULT_CACERT"))
+            .filter(|p| !p.is_empty())
+            .map(std::path::PathBuf::from);
         let config = Config {
             address: address.trim().trim_end_matches('/').to_string(),
             token: resolve_token(env),
             namespace,
             headers,
+            ca_cert,
         };
         let field = parsed
             .get("field")

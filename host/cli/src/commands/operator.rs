@@ -106,8 +106,9 @@ fn number_flag(ctx: &mut Ctx<'_, '_>, name: &str, default: u64) -> Result<u64, i
     match ctx.flags.get(name) {
         None => Ok(default),
         Some(v) => v.trim().parse().map_err(|_| {
-            ctx.io
-                .err(&format!("invalid value {v:?} for flag -{name}: parse error"));
+            ctx.io.err(&format!(
+                "invalid value {v:?} for flag -{name}: parse error"
+            ));
             1
         }),
     }
@@ -197,7 +198,8 @@ fn unseal(ctx: &mut Ctx<'_, '_>) -> Result<i32, i32> {
             None => {
                 let mut text = String::new();
                 if ctx.io.stdin.read_to_string(&mut text).is_err() || text.trim().is_empty() {
-                    ctx.io.err("Error unsealing: no unseal key given (argument or stdin)");
+                    ctx.io
+                        .err("Error unsealing: no unseal key given (argument or stdin)");
                     return Ok(1);
                 }
                 text.trim().to_string()
@@ -236,7 +238,10 @@ fn seal(ctx: &mut Ctx<'_, '_>) -> Result<i32, i32> {
 
 fn key_status(ctx: &mut Ctx<'_, '_>) -> Result<i32, i32> {
     ctx.expect_args(0, Some(0))?;
-    match ctx.client.send(&Request::new(Method::Get, "sys/key-status")) {
+    match ctx
+        .client
+        .send(&Request::new(Method::Get, "sys/key-status"))
+    {
         Err(e) => Ok(ctx.fail("Error reading key status", &e)),
         Ok(r) => {
             let v: Value = serde_json::from_str(&r.body).unwrap_or(Value::Null);
@@ -251,7 +256,10 @@ fn rotate(ctx: &mut Ctx<'_, '_>) -> Result<i32, i32> {
     if let Err(e) = ctx.client.send(&Request::new(Method::Put, "sys/rotate")) {
         return Ok(ctx.fail("Error rotating key", &e));
     }
-    let status = match ctx.client.send(&Request::new(Method::Get, "sys/key-status")) {
+    let status = match ctx
+        .client
+        .send(&Request::new(Method::Get, "sys/key-status"))
+    {
         Err(e) => return Ok(ctx.fail("Error reading key status", &e)),
         Ok(r) => serde_json::from_str::<Value>(&r.body).unwrap_or(Value::Null),
     };

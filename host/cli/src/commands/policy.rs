@@ -222,7 +222,10 @@ mod tests {
         assert!(err.contains("coffer policy <subcommand>"));
         let (code, _, err) = run_cli(&["write", "only-name"]);
         assert_eq!(code, 1);
-        assert!(err.contains("Not enough arguments (expected 2, got 1)"), "{err}");
+        assert!(
+            err.contains("Not enough arguments (expected 2, got 1)"),
+            "{err}"
+        );
         let (code, _, err) = run_cli(&["list", "extra"]);
         assert_eq!(code, 1);
         assert!(err.contains("Too many arguments"), "{err}");

@@ -606,7 +606,11 @@ impl TokenStore {
     }
 
     /// Expiry slots due at or before `now_secs`, at most `limit`.
-    pub(crate) fn due(&self, now_secs: u64, limit: usize) -> Result<Vec<(u64, String)>, TokenError> {
+    pub(crate) fn due(
+        &self,
+        now_secs: u64,
+        limit: usize,
+    ) -> Result<Vec<(u64, String)>, TokenError> {
         let bound = expire_bound(now_secs);
         let keys = self.backend.scan(EXPIRE_PREFIX, None, limit)?;
         Ok(keys

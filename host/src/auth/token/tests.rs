@@ -10,7 +10,7 @@ use crate::leases::{
     EngineCallError, ExpiryConfig, LeaseEngines, LeaseEntry, LeaseManager, NewLease, RenewTerms,
 };
 use crate::runtime::Clock;
-use crate::storage::{Backend, MemoryBackend, SharedBackend};
+use crate::storage::{MemoryBackend, SharedBackend};
 
 const NANOS: u64 = 1_000_000_000;
 
@@ -136,7 +136,11 @@ fn create_lookup_and_nothing_plaintext_in_storage() {
     assert_eq!(caller.display_name, "token-alice");
     assert_eq!(caller.accessor, c.entry.accessor);
     assert!(!caller.orphan);
-    let by_acc = f.tokens.lookup_accessor(&c.entry.accessor).unwrap().unwrap();
+    let by_acc = f
+        .tokens
+        .lookup_accessor(&c.entry.accessor)
+        .unwrap()
+        .unwrap();
     assert_eq!(by_acc.hash, caller.token_hash);
     let data = by_acc.lookup_data("", f.tokens.now());
     assert_eq!(data["ttl"], 3600);
@@ -192,14 +196,35 @@ fn revoke_tree_and_orphan() {
 
     f.tokens.revoke_tree(&parent.entry.hash, &f.leases).unwrap();
     for t in [&parent, &child, &grandchild] {
-        assert_eq!(f.tokens.authenticate(Some(&t.token)).unwrap_err().status, 403);
-        assert!(f.tokens.lookup_accessor(&t.entry.accessor).unwrap().is_none());
+        assert_eq!(
+            f.tokens.authenticate(Some(&t.token)).unwrap_err().status,
+            403
+        );
+        assert!(
+            f.tokens
+                .lookup_accessor(&t.entry.accessor)
+                .unwrap()
+                .is_none()
+        );
     }
-    assert!(f.lease_due_now(&lease), "the grandchild's lease is queued for revocation");
+    assert!(
+        f.lease_due_now(&lease),
+        "the grandchild's lease is queued for revocation"
+    );
     assert!(f.tokens.authenticate(Some("r")).is_ok());
     // No index debris left behind (only the root's records and the salt remain).
-    assert!(f.backend.scan("sys/token/parent/", None, 10).unwrap().is_empty());
-    assert!(f.backend.scan("sys/token/expire/", None, 10).unwrap().is_empty());
+    assert!(
+        f.backend
+            .scan("sys/token/parent/", None, 10)
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        f.backend
+            .scan("sys/token/expire/", None, 10)
+            .unwrap()
+            .is_empty()
+    );
 
     let p = f.tokens.create(child_of(&root.token_hash, 3600)).unwrap();
     let c = f.tokens.create(child_of(&p.entry.hash, 3600)).unwrap();
@@ -220,11 +245,23 @@ fn expiry_rejects_at_once_and_the_worker_revokes_children_and_leases() {
     assert_eq!(f.sweep(), 0, "nothing due yet");
     f.advance(61);
     // Rejected before any worker ran.
-    assert_eq!(f.tokens.authenticate(Some(&parent.token)).unwrap_err().status, 403);
+    assert_eq!(
+        f.tokens
+            .authenticate(Some(&parent.token))
+            .unwrap_err()
+            .status,
+        403
+    );
     assert!(f.tokens.lookup(&parent.token).unwrap().is_none());
-    assert!(f.tokens.authenticate(Some(&child.token)).is_ok(), "child not expired itself");
+    assert!(
+        f.tokens.authenticate(Some(&child.token)).is_ok(),
+        "child not expired itself"
+    );
     assert_eq!(f.sweep(), 1);
-    assert!(f.tokens.authenticate(Some(&child.token)).is_err(), "revoked with its parent");
+    assert!(
+        f.tokens.authenticate(Some(&child.token)).is_err(),
+        "revoked with its parent"
+    );
     assert!(f.tokens.get(&child.entry.hash).unwrap().is_none());
     assert!(f.lease_due_now(&lease));
     assert_eq!(f.sweep(), 0);
@@ -254,7 +291,10 @@ fn renewal_extends_up_to_the_explicit_max() {
     spec.renewable = false;
     let fixed = f.tokens.create(spec).unwrap();
     assert_eq!(
-        f.tokens.renew(&fixed.entry.hash, 0).unwrap_err().to_string(),
+        f.tokens
+            .renew(&fixed.entry.hash, 0)
+            .unwrap_err()
+            .to_string(),
         "lease is not renewable"
     );
 }
@@ -269,7 +309,10 @@ fn use_limits_count_down_and_revoke_after_the_last_request() {
     assert_eq!(first.num_uses, 1);
     let lease = f.lease_for(&first.token_hash);
     let last = f.tokens.authenticate(Some(&t.token)).unwrap();
-    assert_eq!(f.tokens.authenticate(Some(&t.token)).unwrap_err().status, 403);
+    assert_eq!(
+        f.tokens.authenticate(Some(&t.token)).unwrap_err().status,
+        403
+    );
     // A peek (sys/capabilities) does not count and does not see a spent token.
     assert!(f.tokens.peek(Some(&t.token)).is_err());
     // While the last request runs, the worker leaves the token alone.

@@ -132,12 +132,20 @@ mod tests {
             increment: 999,
             ..req()
         };
-        assert_eq!(calculate(periodic).unwrap().ttl, 30, "period ignores increment");
+        assert_eq!(
+            calculate(periodic).unwrap().ttl,
+            30,
+            "period ignores increment"
+        );
         let far = TtlRequest {
             period: 30,
             now: 1000 + 10 * SYSTEM_MAX_TTL,
             ..req()
         };
-        assert_eq!(calculate(far).unwrap().ttl, 30, "period escapes the system max");
+        assert_eq!(
+            calculate(far).unwrap().ttl,
+            30,
+            "period escapes the system max"
+        );
     }
 }
