@@ -60,7 +60,7 @@ pub fn decode_share(text: &str) -> Option<Vec<u8>> {
     if text.is_empty() {
         return None;
     }
-    if text.len() % 2 == 0
+    if text.len().is_multiple_of(2)
         && let Ok(bytes) = hex::decode(text)
     {
         return Some(bytes);

@@ -179,7 +179,7 @@ async fn unseal(core: &Core, req: &LogicalRequest) -> Result<LogicalResponse, Ap
         None => false,
         Some(v) => v
             .as_bool()
-            .or_else(|| v.as_str().and_then(|s| crate::util::parse_go_bool(s)))
+            .or_else(|| v.as_str().and_then(crate::util::parse_go_bool))
             .ok_or_else(|| ApiError::bad_request("reset must be a boolean"))?,
     };
     if reset {
