@@ -43,6 +43,7 @@ fn populate(dir: &Path, n: usize) {
                         .into(),
                 data: r#"{"access_key":"AKIAEXAMPLE"}"#.into(),
                 index_secs: expire,
+                token_hash: String::new(),
                 attempts: 0,
                 revoke_error: String::new(),
                 display_name: "root".into(),

@@ -88,9 +88,10 @@ pub(super) fn first_root_token(
     server_info(&backend)?;
     let tokens = TokenStore::open(backend, settings.clock.clone())
         .map_err(|e| CoreError::Assemble(format!("token store: {e}")))?;
-    let token = crate::auth::generate_token();
-    tokens.add_root(&token);
-    Ok(token)
+    let token = tokens
+        .create_root()
+        .map_err(|e| CoreError::Assemble(format!("creating the root token: {e}")))?;
+    Ok(token.to_string())
 }
 
 fn dev_secret_mount(version: &str) -> MountEntry {

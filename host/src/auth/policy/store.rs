@@ -277,7 +277,7 @@ fn key(name: &str) -> String {
 mod tests {
     use super::*;
     use crate::api::Operation;
-    use crate::storage::{Backend, MemoryBackend};
+    use crate::storage::MemoryBackend;
 
     fn store() -> (PolicyStore, SharedBackend) {
         let backend: SharedBackend = Arc::new(MemoryBackend::new());
