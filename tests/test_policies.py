@@ -302,6 +302,22 @@ def test_kv_cli_works_for_a_limited_token(server, client, app_token, cli):
     assert c == 2 and "permission denied" in err
 
 
+def test_policies_survive_a_restart(make_server, tmp_path):
+    s = make_server(f"-dev-storage={tmp_path / 'data'}")
+    c = s.client()
+    c.sys.create_or_update_policy("kept", APP_READER)
+    c.sys.create_or_update_policy("default", 'path "secret/data/d" { capabilities = ["read"] }')
+    t = token_with(c, "kept")
+    s.restart()
+    c = s.client()
+    assert c.sys.read_policy("kept")["data"]["rules"] == APP_READER
+    assert "secret/data/d" in c.sys.read_policy("default")["data"]["rules"]
+    assert "kept" in c.sys.list_policies()["data"]["policies"]
+    c.secrets.kv.v2.create_or_update_secret("app/x", secret={"k": "v"})
+    assert s.get("secret/data/app/x", token=t).status_code == 200
+    assert s.get("secret/data/d", token=t).status_code == 404
+
+
 # --- CLI ----------------------------------------------------------------------------------
 
 
@@ -334,3 +350,33 @@ def test_cli_policy_write_read_list_delete(server, cli, tmp_path):
     assert c == 2 and "Error uploading policy" in err and "line 2" in err, err
     c, _, err = cli("policy", "delete", "default")
     assert c == 2 and "cannot delete default policy" in err, err
+
+
+def test_ui_mounts_listing_shows_only_usable_mounts(server, client, app_token):
+    server.enable(unique("hidden"), "kv")
+    listing = assert_json(server.get("sys/internal/ui/mounts", token=app_token), 200)
+    assert set(listing["data"]["secret"]) == {"secret/"}, listing["data"]["secret"]
+    full = assert_json(server.get("sys/internal/ui/mounts"), 200)["data"]["secret"]
+    assert "secret/" in full and len(full) > 1
+
+
+def test_write_on_a_non_kv_engine_is_an_update_and_issues_nothing(server, client, aws):
+    # A policy granting only `create` on aws/creds/: the authorisation check must not
+    # read aws/creds/<role> (that would create an IAM user) to tell create from update.
+    mount = unique("aws")
+    client.sys.enable_secrets_engine("aws", path=mount)
+    cfg = aws.root_config()
+    client.secrets.aws.configure_root_iam_credentials(
+        cfg["access_key"], cfg["secret_key"], region=cfg["region"],
+        iam_endpoint=cfg["iam_endpoint"], sts_endpoint=cfg["sts_endpoint"], mount_point=mount)
+    r = server.post(f"{mount}/roles/web", json={
+        "credential_type": "iam_user",
+        "policy_document": json.dumps({"Version": "2012-10-17", "Statement": [
+            {"Effect": "Allow", "Action": "iam:GetUser", "Resource": "*"}]})})
+    assert r.status_code in (200, 204), r.text
+    client.sys.create_or_update_policy(
+        "aws-create-only", f'path "{mount}/creds/*" {{ capabilities = ["create"] }}')
+    token = token_with(client, "aws-create-only")
+    before = aws.users()
+    assert server.post(f"{mount}/creds/web", token=token).status_code == 403
+    assert aws.users() == before, "the authorisation check issued credentials"

@@ -318,14 +318,18 @@ fn help(handle: &MountHandle) -> LogicalResponse {
 ///   `path "secret/delete/*" { capabilities = ["update"] }` working, whose paths cannot
 ///   be read.
 ///
-/// A read can have side effects (an AWS `creds/` read issues credentials): if the
-/// engine answers with a lease, the secret is revoked at once instead of being left
-/// behind unrecorded.
+/// Only engines whose reads are free of side effects are asked: kv. Any other engine's
+/// read may do something (an AWS `creds/` read creates an IAM user), and an
+/// authorisation check must never do that, so for them every write is an update, as
+/// for a Vault path without an existence check.
 pub async fn exists(app: &App, req: &LogicalRequest, caller: &Caller) -> Option<bool> {
     let (handle, rest) = match app.mounts.route(&req.path) {
         crate::mounts::Routed::Mount(handle, rest) => (handle, rest.to_string()),
         _ => return None,
     };
+    if !matches!(handle.entry.kind.as_str(), "kv" | "generic") {
+        return None;
+    }
     let request = wit::Request {
         operation: wit::Operation::Read,
         path: rest.clone(),
@@ -348,35 +352,9 @@ pub async fn exists(app: &App, req: &LogicalRequest, caller: &Caller) -> Option<
             Box::pin(async move { e.coffer_engine_engine().call_read(store, &request).await })
         })
         .await;
-    let resp = match result {
-        Ok(Ok(resp)) => resp,
-        Ok(Err(EngineError::NotFound(_))) => return Some(false),
-        _ => return None,
-    };
-    if let Some(grant) = resp.lease {
-        let entry = LeaseEntry {
-            id: format!("{}/existence-check", req.path.trim_end_matches('/')),
-            path: req.path.clone(),
-            mount_path: handle.entry.path.clone(),
-            mount_uuid: handle.entry.uuid.clone(),
-            mount_rel_path: rest,
-            issue_time: 0,
-            expire_time: 0,
-            last_renewal: None,
-            renewable: false,
-            engine_max_ttl: 0,
-            internal: grant.internal,
-            data: resp.data.unwrap_or_else(|| "{}".into()),
-            index_secs: 0,
-            attempts: 0,
-            revoke_error: String::new(),
-            display_name: caller.display_name.clone(),
-            token_hash: String::new(),
-        };
-        if let Err(e) = app.lease_engines.revoke(&entry).await {
-            tracing::error!(mount = %handle.entry.path, path = %req.path, error = %e,
-                "revoking a secret issued by an existence check failed");
-        }
+    match result {
+        Ok(Ok(_)) => Some(true),
+        Ok(Err(EngineError::NotFound(_))) => Some(false),
+        _ => None,
     }
-    Some(true)
 }

@@ -381,14 +381,22 @@ async fn tune(app: &App, raw: &str, req: &LogicalRequest) -> LogicalResponse {
 
 /// `sys/internal/ui/mounts[/:path]`: what the kv CLI asks first to learn the mount and
 /// its version.
-pub fn ui_mount(app: &App, req: &LogicalRequest, rest: &str, _caller: &Caller) -> LogicalResponse {
+pub fn ui_mount(app: &App, req: &LogicalRequest, rest: &str, caller: &Caller) -> LogicalResponse {
     if req.operation != Operation::Read {
         return ApiError::unsupported_operation().into();
     }
     if rest.is_empty() {
+        // Every token may ask, so the listing shows only the mounts the token can use
+        // (as Vault does): mount names alone say a lot about a deployment.
+        let acl = match app.policies.acl_for(&caller.policies) {
+            Ok(acl) => acl,
+            Err(e) => return e.into(),
+        };
         let mut secret = Map::new();
         for entry in app.mounts.list() {
-            secret.insert(entry.path.clone(), entry.info_json());
+            if acl.is_root() || acl.has_mount_access(&entry.path) {
+                secret.insert(entry.path.clone(), entry.info_json());
+            }
         }
         return LogicalResponse::data(json!({ "secret": secret, "auth": {} }), "system");
     }
