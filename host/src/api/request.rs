@@ -31,7 +31,7 @@ pub struct LogicalRequest {
     /// Parameters: the JSON body for writes, the query for reads.
     pub data: Map<String, Value>,
     /// The client token, if any.
-    pub token: Option<String>,
+    pub token: Option<zeroize::Zeroizing<String>>,
     /// `?help=1` was given.
     pub help: bool,
 }

@@ -367,7 +367,7 @@ mod tests {
             operation: Operation::Update,
             path: "secret/data/app".into(),
             data: data.as_object().cloned().unwrap_or_default(),
-            token: token.map(str::to_string),
+            token: token.map(|t| t.to_string().into()),
             help: false,
         }
     }

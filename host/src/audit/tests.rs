@@ -32,7 +32,7 @@ fn request(id: &str, data: Value) -> LogicalRequest {
         operation: Operation::Update,
         path: "secret/data/app".into(),
         data: data.as_object().cloned().unwrap_or_default(),
-        token: Some("hvs.sometoken".into()),
+        token: Some(String::from("hvs.sometoken").into()),
         help: false,
     }
 }

@@ -156,7 +156,7 @@ mod tests {
 
     fn caller(policies: &[&str]) -> Caller {
         Caller {
-            token: "hvs.test".into(),
+            token: String::from("hvs.test").into(),
             accessor: "acc".into(),
             display_name: "token".into(),
             policies: policies.iter().map(|p| p.to_string()).collect(),
@@ -170,7 +170,7 @@ mod tests {
             operation: op,
             path: path.into(),
             data: Map::new(),
-            token: Some("hvs.test".into()),
+            token: Some(String::from("hvs.test").into()),
             help: false,
         }
     }

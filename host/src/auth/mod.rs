@@ -23,7 +23,7 @@ pub struct Caller {
     /// The token id as presented (needed by `lookup-self`); never logged (the `Debug`
     /// impl leaves it out). Not zeroized on drop: a `Drop` impl would forbid the
     /// `..Default::default()` construction tests rely on.
-    pub token: String,
+    pub token: zeroize::Zeroizing<String>,
     /// The token's accessor.
     pub accessor: String,
     /// Display name, e.g. `root` or `token-alice`.

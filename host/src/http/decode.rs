@@ -95,7 +95,7 @@ pub async fn decode(req: Request, max_body: usize) -> Result<LogicalRequest, Api
         operation,
         path,
         data,
-        token: token(&parts.headers),
+        token: token(&parts.headers).map(zeroize::Zeroizing::new),
         help,
     })
 }

@@ -59,7 +59,10 @@ fn sealed() -> LogicalResponse {
 
 /// Handles one request on the unsealed server: token, audit, ACL, route.
 pub async fn dispatch(app: &App, req: LogicalRequest) -> LogicalResponse {
-    let caller = match app.tokens.authenticate(req.token.as_deref()) {
+    let caller = match app
+        .tokens
+        .authenticate(req.token.as_deref().map(String::as_str))
+    {
         Ok(c) => c,
         Err(e) => {
             if let Err(audit_failed) = app.audit.log_request(&req, None, Some(&e)) {

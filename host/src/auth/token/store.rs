@@ -463,7 +463,7 @@ impl TokenStore {
             }
         }
         Ok(Caller {
-            token: token.to_string(),
+            token: token.to_string().into(),
             accessor: entry.accessor.clone(),
             display_name: entry.display_name.clone(),
             policies: entry.policies.clone(),
