@@ -96,6 +96,8 @@ def test_file_device_logs_hashed_pairs(server, client, tmp_path):
         data = write_req[0]["request"]["data"]["data"]
         assert data["password"] == value_hash
         assert data["n"] == 7, "non-string values are kept"
+        # The client's address is recorded (loopback, with its port).
+        assert re.fullmatch(r"127\.0\.0\.1:\d+", write_req[0]["request"]["remote_address"])
 
         reads = [e for e in find(entries, "response", api, "read") if "response" in e]
         assert reads, entries

@@ -34,6 +34,8 @@ pub struct LogicalRequest {
     pub token: Option<zeroize::Zeroizing<String>>,
     /// `?help=1` was given.
     pub help: bool,
+    /// The client's address (`ip:port`), for the audit log.
+    pub remote_address: Option<String>,
 }
 
 impl LogicalRequest {

@@ -94,6 +94,9 @@ pub struct RequestEntry {
     pub namespace: NamespaceEntry,
     /// Path under `/v1/`.
     pub path: String,
+    /// The client's address.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub remote_address: Option<String>,
     /// Parameters, every string hashed.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub data: Option<Value>,
@@ -198,6 +201,7 @@ impl<'a> RequestFacts<'a> {
             client_token_accessor: accessor,
             namespace: NamespaceEntry { id: "root" },
             path: self.req.path.clone(),
+            remote_address: self.req.remote_address.clone(),
             data,
         }
     }
@@ -369,6 +373,7 @@ mod tests {
             data: data.as_object().cloned().unwrap_or_default(),
             token: token.map(|t| t.to_string().into()),
             help: false,
+            remote_address: None,
         }
     }
 

@@ -172,6 +172,7 @@ mod tests {
             data: Map::new(),
             token: Some(String::from("hvs.test").into()),
             help: false,
+            remote_address: None,
         }
     }
 

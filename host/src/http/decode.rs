@@ -7,7 +7,11 @@ use serde_json::{Map, Value};
 use crate::api::{ApiError, LogicalRequest, Operation};
 
 /// Decodes method, path, query, body and token. Errors are already in Vault's shape.
-pub async fn decode(req: Request, max_body: usize) -> Result<LogicalRequest, ApiError> {
+pub async fn decode(
+    req: Request,
+    max_body: usize,
+    remote_address: Option<String>,
+) -> Result<LogicalRequest, ApiError> {
     let (parts, body) = req.into_parts();
     let raw_path = parts.uri.path();
     let Some(rest) = raw_path.strip_prefix("/v1/") else {
@@ -97,6 +101,7 @@ pub async fn decode(req: Request, max_body: usize) -> Result<LogicalRequest, Api
         data,
         token: token(&parts.headers).map(zeroize::Zeroizing::new),
         help,
+        remote_address,
     })
 }
 

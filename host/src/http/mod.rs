@@ -6,8 +6,10 @@ mod encode;
 use std::sync::Arc;
 
 use axum::Router;
+use axum::extract::connect_info::{ConnectInfo, Connected};
 use axum::extract::{Request, State};
 use axum::response::Response;
+use axum::serve::IncomingStream;
 
 use crate::lifecycle::Core;
 
@@ -17,12 +19,27 @@ pub fn router(core: Arc<Core>) -> Router {
     Router::new().fallback(handle).with_state(core)
 }
 
+/// The client's address, recorded by the listener for each connection (plain TCP here,
+/// TLS in [`crate::server`]) and logged by audit devices.
+#[derive(Debug, Clone, Copy)]
+pub struct PeerAddr(pub std::net::SocketAddr);
+
+impl Connected<IncomingStream<'_, tokio::net::TcpListener>> for PeerAddr {
+    fn connect_info(stream: IncomingStream<'_, tokio::net::TcpListener>) -> Self {
+        Self(*stream.remote_addr())
+    }
+}
+
 async fn handle(State(core): State<Arc<Core>>, req: Request) -> Response {
     let started = std::time::Instant::now();
+    let remote = req
+        .extensions()
+        .get::<ConnectInfo<PeerAddr>>()
+        .map(|ConnectInfo(peer)| peer.0.to_string());
     let method = req.method().clone();
     let path = req.uri().path().to_string();
     let (response, request_id) =
-        match decode::decode(req, core.settings().flags.max_request_size).await {
+        match decode::decode(req, core.settings().flags.max_request_size, remote).await {
             Ok(logical) => {
                 let id = logical.id.clone();
                 (crate::router::handle(&core, logical).await, id)
