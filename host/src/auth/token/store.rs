@@ -5,8 +5,10 @@
 //! time-ordered expiry index, so start-up reads nothing but the salt and the expiry
 //! worker walks only the due end of the index.
 
+use std::collections::HashMap;
 use std::collections::{BTreeMap, HashSet};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 
 use sha2::{Digest, Sha256};
 use zeroize::Zeroizing;
@@ -130,7 +132,18 @@ pub struct TokenStore {
     pending_last_use: Arc<Mutex<HashSet<String>>>,
     /// Wakes the expiry worker.
     pub(crate) wake: Arc<tokio::sync::Notify>,
+    /// Entries read recently, by hash. Every request authenticates, and decrypting and
+    /// parsing the entry from storage each time costs more than the rest of the check.
+    /// Every write of an entry goes through this store and drops the cached copy.
+    cache: RwLock<HashMap<String, Arc<TokenEntry>>>,
+    /// Bumped after every entry write, so a read that raced with a write never caches
+    /// what it read.
+    generation: AtomicU64,
 }
+
+/// Most entries kept in [`TokenStore`]'s cache; it is emptied when full (simple, and
+/// refilling costs one storage read per token).
+const CACHE_ENTRIES: usize = 16_384;
 
 impl std::fmt::Debug for TokenStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -175,6 +188,18 @@ impl TokenStore {
             write: Mutex::new(()),
             pending_last_use: Arc::default(),
             wake: Arc::new(tokio::sync::Notify::new()),
+            cache: RwLock::new(HashMap::new()),
+            generation: AtomicU64::new(0),
+        }
+    }
+
+    /// Forgets cached copies of `hashes`; called after their entries were written.
+    fn written(&self, hashes: &[&str]) {
+        self.generation.fetch_add(1, Ordering::AcqRel);
+        if let Ok(mut cache) = self.cache.write() {
+            for h in hashes {
+                cache.remove(*h);
+            }
         }
     }
 
@@ -194,12 +219,24 @@ impl TokenStore {
 
     /// Reads an entry by hash, dead or alive.
     pub fn get(&self, hash: &str) -> Result<Option<TokenEntry>, TokenError> {
+        if let Some(hit) = self.cache.read().ok().and_then(|c| c.get(hash).cloned()) {
+            return Ok(Some((*hit).clone()));
+        }
+        let generation = self.generation.load(Ordering::Acquire);
         let Some(bytes) = self.backend.get(&id_key(hash))? else {
             return Ok(None);
         };
-        serde_json::from_slice(&bytes)
-            .map(Some)
-            .map_err(|e| TokenError::Corrupt(e.to_string()))
+        let entry: TokenEntry =
+            serde_json::from_slice(&bytes).map_err(|e| TokenError::Corrupt(e.to_string()))?;
+        if self.generation.load(Ordering::Acquire) == generation
+            && let Ok(mut cache) = self.cache.write()
+        {
+            if cache.len() >= CACHE_ENTRIES {
+                cache.clear();
+            }
+            cache.insert(hash.to_string(), Arc::new(entry.clone()));
+        }
+        Ok(Some(entry))
     }
 
     /// The live entry of a presented token (`None` if unknown, expired or used up).
@@ -257,7 +294,9 @@ impl TokenStore {
             ));
         }
         ops.push(BatchOp::Put(id_key(&entry.hash), bytes));
-        self.backend.batch(&ops)?;
+        let written = self.backend.batch(&ops);
+        self.written(&[&entry.hash]);
+        written?;
         Ok(())
     }
 
@@ -350,7 +389,9 @@ impl TokenStore {
                 Vec::new(),
             ));
         }
-        self.backend.batch(&ops)?;
+        let written = self.backend.batch(&ops);
+        self.written(&[&hash]);
+        written?;
         self.wake.notify_one();
         Ok(Created {
             token,
@@ -573,10 +614,12 @@ impl TokenStore {
                     e.parent.clear();
                     let bytes =
                         serde_json::to_vec(&e).map_err(|e| TokenError::Corrupt(e.to_string()))?;
-                    self.backend.batch(&[
+                    let written = self.backend.batch(&[
                         BatchOp::Put(id_key(&child), bytes),
                         BatchOp::Delete(parent_key(hash, &child)),
-                    ])?;
+                    ]);
+                    self.written(&[&child]);
+                    written?;
                 } else {
                     self.backend.delete(&parent_key(hash, &child))?;
                 }
@@ -600,7 +643,9 @@ impl TokenStore {
         if !entry.parent.is_empty() {
             ops.push(BatchOp::Delete(parent_key(&entry.parent, hash)));
         }
-        self.backend.batch(&ops)?;
+        let written = self.backend.batch(&ops);
+        self.written(&[hash]);
+        written?;
         tracing::info!(accessor = %entry.accessor, "revoked token");
         Ok(())
     }

@@ -336,3 +336,25 @@ fn custom_ids_must_be_unique() {
     );
     assert!(f.tokens.authenticate(Some("my-id")).is_ok());
 }
+
+#[test]
+fn cached_entries_never_outlive_a_revocation_or_renewal() {
+    let f = fixture();
+    let t = f.tokens.create(child_of("", 60)).unwrap();
+    let token = t.token.to_string();
+    // Twice: the second authentication is served from the cache.
+    for _ in 0..2 {
+        assert!(f.tokens.authenticate(Some(&token)).is_ok());
+    }
+    // A renewal is visible at once (the cached copy is dropped on write).
+    f.advance(30);
+    f.tokens.renew(&t.entry.hash, 60).unwrap();
+    f.advance(45);
+    assert!(
+        f.tokens.authenticate(Some(&token)).is_ok(),
+        "renewed expiry must be used, not the cached one"
+    );
+    // A revocation too.
+    f.tokens.revoke_tree(&t.entry.hash, &f.leases).unwrap();
+    assert_eq!(f.tokens.authenticate(Some(&token)).unwrap_err().status, 403);
+}
