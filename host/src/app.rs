@@ -33,6 +33,8 @@ pub struct App {
     pub runtime: Arc<Runtime>,
     /// Mounted engines.
     pub mounts: Arc<Mounts>,
+    /// The plugin catalog (`sys/plugins/catalog`).
+    pub plugins: Arc<crate::plugins::PluginRegistry>,
     /// Leases of issued secrets.
     pub leases: Arc<LeaseManager>,
     /// How leases reach engines (also used to revoke a secret whose lease failed to record).

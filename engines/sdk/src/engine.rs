@@ -10,8 +10,9 @@ use crate::router::Router;
 /// A secrets engine. Implement it on a unit struct and export it with
 /// [`export_engine!`](crate::export_engine).
 ///
-/// The host creates a fresh instance of the engine for every call, so an engine keeps
-/// no state in memory between calls: everything lives in [`storage`](crate::storage).
+/// An instance may serve one call or several calls of the same mount (never of two
+/// mounts), so an engine relies on no state in memory between calls: everything lives
+/// in [`storage`](crate::storage).
 pub trait Engine {
     /// Describes the engine. Called when the component is loaded; must not touch
     /// storage.

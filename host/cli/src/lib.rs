@@ -23,7 +23,7 @@ mod secret;
 
 use std::io::{IsTerminal, Read, Write};
 
-use commands::{audit, generic, kv, lease, operator, policy, secrets, sys, token};
+use commands::{audit, generic, kv, lease, operator, plugin, policy, secrets, sys, token};
 
 /// The standard streams a command talks to. [`run`] uses the process's own;
 /// tests and embedders can pass buffers to [`run_with`].
@@ -117,6 +117,7 @@ pub fn run_with(args: &[String], env: &dyn Fn(&str) -> Option<String>, io: &mut 
         "secrets" => secrets::run(io, env, rest),
         "kv" => kv::run(io, env, rest),
         "lease" => lease::run(io, env, rest),
+        "plugin" => plugin::run(io, env, rest),
         "server" => {
             // The binary handles `server` itself; reaching here means it did not.
             io.err(
@@ -159,6 +160,7 @@ Other commands:
     kv            Interact with Coffer's key/value secrets engine
     lease         Interact with leases
     path-help     Retrieve API help for paths
+    plugin        Interact with the plugin catalog and reload plugins
     secrets       Interact with secrets engines
     token         Interact with tokens
     version       Print the Coffer version

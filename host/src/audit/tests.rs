@@ -34,7 +34,7 @@ fn request(id: &str, data: Value) -> LogicalRequest {
         data: data.as_object().cloned().unwrap_or_default(),
         token: Some(String::from("hvs.sometoken").into()),
         help: false,
-            remote_address: None,
+        remote_address: None,
     }
 }
 

@@ -11,6 +11,7 @@ use crate::auth::TokenStore;
 use crate::auth::policy::PolicyStore;
 use crate::leases::{ExpiryConfig, LeaseManager, spawn_expiry_worker};
 use crate::mounts::{MountConfig, MountEntry, Mounts};
+use crate::plugins::PluginRegistry;
 use crate::router::{EngineBridge, spawn_periodic};
 use crate::seal::Barrier;
 use crate::storage::SharedBackend;
@@ -25,8 +26,12 @@ pub(super) async fn build(
     let backend: SharedBackend = barrier.clone();
     let flags = &settings.flags;
     let info = server_info(&backend)?;
+    let plugins = Arc::new(PluginRegistry::new(
+        backend.clone(),
+        settings.catalog.clone(),
+    ));
     let mounts = Arc::new(
-        Mounts::open(backend.clone(), settings.catalog.clone())
+        Mounts::open(backend.clone(), plugins.clone())
             .await
             .map_err(|e| fail("mounts", &e))?,
     );
@@ -60,6 +65,7 @@ pub(super) async fn build(
         backend: backend.clone(),
         runtime: settings.runtime.clone(),
         mounts,
+        plugins,
         leases: leases.clone(),
         lease_engines,
         tokens,
@@ -71,11 +77,23 @@ pub(super) async fn build(
     });
     // Expiry and engine housekeeping run only while unsealed: these handles are aborted
     // when the server seals.
-    let workers = vec![
+    let mut workers = vec![
         spawn_expiry_worker(leases),
         spawn_periodic(app.clone(), flags.periodic_interval),
         crate::auth::spawn_token_expiry(app.clone()),
     ];
+    if flags.plugin_dir_watch {
+        match crate::plugins::spawn_watcher(
+            app.plugins.clone(),
+            app.mounts.clone(),
+            std::time::Duration::from_secs(1),
+        ) {
+            Some(watcher) => workers.push(watcher),
+            None => tracing::warn!(
+                "plugin directory watching was asked for but no plugin directory is configured"
+            ),
+        }
+    }
     Ok((app, workers))
 }
 

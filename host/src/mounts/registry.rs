@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
-use crate::plugins::{EngineCatalog, PluginError};
+use crate::plugins::{EngineCatalog, PluginError, PluginRegistry, ReloadReport};
 use crate::runtime::LoadedEngine;
 use crate::storage::{SharedBackend, View};
 
@@ -17,8 +17,10 @@ pub struct MountHandle {
     pub engine: Arc<LoadedEngine>,
     /// Serialises mutating calls on this mount. Engines read-modify-write several keys
     /// per request (kv's check-and-set reads the version then writes), and storage has
-    /// no transactions across calls, so concurrent writers would race.
-    pub writes: tokio::sync::Mutex<()>,
+    /// no transactions across calls, so concurrent writers would race. Shared by every
+    /// handle the mount ever has, so a write in flight on the old engine during a reload
+    /// still excludes writes on the new one.
+    pub writes: Arc<tokio::sync::Mutex<()>>,
     /// The mount's storage.
     pub storage: View,
 }
@@ -42,6 +44,9 @@ pub enum RegistryError {
     /// No mount at the path.
     #[error("No secret engine mount at {0}")]
     NotMounted(String),
+    /// The mount's plugin version was tuned while a reload was loading the old choice.
+    #[error("the plugin version of {0} changed during the reload; reload it again")]
+    Changed(String),
     /// The lock was poisoned by a panic elsewhere.
     #[error("mount table lock poisoned")]
     Poisoned,
@@ -50,7 +55,7 @@ pub enum RegistryError {
 /// The mount table and the engines behind it.
 pub struct Mounts {
     backend: SharedBackend,
-    catalog: Arc<EngineCatalog>,
+    plugins: Arc<PluginRegistry>,
     state: RwLock<State>,
     /// Serialises enable/disable/tune so load-then-insert sequences don't interleave.
     admin: tokio::sync::Mutex<()>,
@@ -71,7 +76,7 @@ impl Mounts {
     /// load stays in the table (its data is kept) and answers 500 until fixed.
     pub async fn open(
         backend: SharedBackend,
-        catalog: Arc<EngineCatalog>,
+        plugins: Arc<PluginRegistry>,
     ) -> Result<Self, RegistryError> {
         let table = MountTable::load(&backend)?;
         let mut state = State {
@@ -80,9 +85,12 @@ impl Mounts {
         };
         let entries: Vec<MountEntry> = state.table.entries().cloned().collect();
         for entry in entries {
-            match catalog.load(&entry.kind).await {
+            match plugins
+                .load_for(&entry.kind, &entry.config.plugin_version)
+                .await
+            {
                 Ok(engine) => {
-                    let handle = Self::handle(&backend, entry.clone(), engine);
+                    let handle = Self::handle(&backend, entry.clone(), engine, None);
                     state.handles.insert(entry.path.clone(), handle);
                 }
                 Err(e) => {
@@ -93,7 +101,7 @@ impl Mounts {
         }
         Ok(Self {
             backend,
-            catalog,
+            plugins,
             state: RwLock::new(state),
             admin: tokio::sync::Mutex::new(()),
         })
@@ -103,6 +111,7 @@ impl Mounts {
         backend: &SharedBackend,
         mut entry: MountEntry,
         engine: Arc<LoadedEngine>,
+        writes: Option<Arc<tokio::sync::Mutex<()>>>,
     ) -> Arc<MountHandle> {
         entry.running_sha256 = engine.sha256.clone();
         entry.running_version = engine.info.version.clone();
@@ -110,14 +119,19 @@ impl Mounts {
         Arc::new(MountHandle {
             entry,
             engine,
-            writes: tokio::sync::Mutex::new(()),
+            writes: writes.unwrap_or_default(),
             storage,
         })
     }
 
     /// The catalog engines come from.
     pub fn catalog(&self) -> &EngineCatalog {
-        &self.catalog
+        self.plugins.catalog()
+    }
+
+    /// The registered plugins engines are resolved through.
+    pub fn plugins(&self) -> &Arc<PluginRegistry> {
+        &self.plugins
     }
 
     /// Finds the mount serving `path`.
@@ -173,23 +187,106 @@ impl Mounts {
     }
 
     /// Mounts a new engine. The engine is loaded (compiled, checked) before anything is
-    /// recorded, so a bad component leaves no trace.
+    /// recorded, so a bad component leaves no trace. The compile runs without holding
+    /// the admin lock, so a slow one does not hold up other mount changes.
     pub async fn enable(&self, entry: MountEntry) -> Result<(), RegistryError> {
-        let _admin = self.admin.lock().await;
         {
             // Fail fast on a taken path before paying for a compile.
             let state = self.state.read().map_err(|_| RegistryError::Poisoned)?;
             state.table.clone().insert(entry.clone())?;
         }
-        let engine = self.catalog.load(&entry.kind).await?;
+        let engine = self
+            .plugins
+            .load_for(&entry.kind, &entry.config.plugin_version)
+            .await?;
+        let _admin = self.admin.lock().await;
         let mut state = self.state.write().map_err(|_| RegistryError::Poisoned)?;
         let mut table = state.table.clone();
         table.insert(entry.clone())?;
         table.save(&self.backend)?;
         state.table = table;
-        let handle = Self::handle(&self.backend, entry.clone(), engine);
+        let handle = Self::handle(&self.backend, entry.clone(), engine, None);
         state.handles.insert(entry.path.clone(), handle);
         Ok(())
+    }
+
+    /// Reloads the mount at `path`: loads the engine its type and `plugin_version` now
+    /// resolve to (compiled, import-checked, linked and described before anything
+    /// changes), then swaps it in. Requests already running hold the old handle and
+    /// finish on the old engine; every request routed after the swap gets the new one.
+    /// Nothing is swapped if the load fails. The mount keeps its storage, and its leases
+    /// are renewed and revoked by whatever engine serves it.
+    pub async fn reload(&self, path: &str) -> Result<ReloadReport, RegistryError> {
+        let started = std::time::Instant::now();
+        let before = {
+            let state = self.state.read().map_err(|_| RegistryError::Poisoned)?;
+            let entry = state
+                .table
+                .entries()
+                .find(|e| e.path == path)
+                .cloned()
+                .ok_or_else(|| RegistryError::NotMounted(path.to_string()))?;
+            let running = state.handles.get(path).map(|h| h.engine.clone());
+            (entry, running)
+        };
+        let (entry, running) = before;
+        let engine = self
+            .plugins
+            .load_for(&entry.kind, &entry.config.plugin_version)
+            .await?;
+        let _admin = self.admin.lock().await;
+        {
+            let mut state = self.state.write().map_err(|_| RegistryError::Poisoned)?;
+            // The mount may have been disabled, re-enabled or tuned while we compiled.
+            let current = match state.table.entries().find(|e| e.path == path) {
+                Some(e) if e.uuid == entry.uuid => e.clone(),
+                _ => return Err(RegistryError::NotMounted(path.to_string())),
+            };
+            if current.kind != entry.kind
+                || current.config.plugin_version != entry.config.plugin_version
+            {
+                return Err(RegistryError::Changed(path.to_string()));
+            }
+            let writes = state.handles.get(path).map(|h| h.writes.clone());
+            let handle = Self::handle(&self.backend, current, engine.clone(), writes);
+            state.handles.insert(path.to_string(), handle);
+            state.failures.remove(path);
+        }
+        let report = ReloadReport {
+            mount: path.to_string(),
+            from_version: running
+                .as_ref()
+                .map(|e| e.info.version.clone())
+                .unwrap_or_default(),
+            to_version: engine.info.version.clone(),
+            to_sha256: engine.sha256.clone(),
+            from_cache: engine.from_cache,
+            elapsed: started.elapsed(),
+        };
+        drop(running);
+        self.plugins.catalog().prune();
+        tracing::info!(
+            mount = %report.mount,
+            from = %report.from_version,
+            to = %report.to_version,
+            elapsed_ms = report.elapsed.as_millis() as u64,
+            "reloaded mount"
+        );
+        Ok(report)
+    }
+
+    /// Paths of the mounts whose engine type is `kind`.
+    pub fn paths_of(&self, kind: &str) -> Vec<String> {
+        self.state
+            .read()
+            .map(|s| {
+                s.table
+                    .entries()
+                    .filter(|e| e.kind == kind)
+                    .map(|e| e.path.clone())
+                    .collect()
+            })
+            .unwrap_or_default()
     }
 
     /// Unmounts `path` and deletes its data. Returns false if nothing was mounted there.
@@ -207,6 +304,7 @@ impl Mounts {
             state.failures.remove(path);
             entry
         };
+        self.plugins.catalog().prune();
         // The table no longer points at the data, so a crash here only leaves unreachable
         // bytes behind; the next disable-free start could sweep them.
         View::new(self.backend.clone(), removed.storage_prefix())
@@ -234,7 +332,12 @@ impl Mounts {
         table.save(&self.backend)?;
         state.table = table;
         if let Some(old) = state.handles.get(path).cloned() {
-            let handle = Self::handle(&self.backend, entry, old.engine.clone());
+            let handle = Self::handle(
+                &self.backend,
+                entry,
+                old.engine.clone(),
+                Some(old.writes.clone()),
+            );
             state.handles.insert(path.to_string(), handle);
         }
         Ok(Ok(()))

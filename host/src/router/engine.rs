@@ -22,7 +22,7 @@ pub async fn call(
     caller: &Caller,
 ) -> LogicalResponse {
     if req.help {
-        return help(handle);
+        return help(handle, rest);
     }
     let mount = wit_mount(handle);
     let request = wit::Request {
@@ -294,16 +294,145 @@ fn list_is_empty(data: &str) -> bool {
         .is_none_or(|k| k.is_empty())
 }
 
-fn help(handle: &MountHandle) -> LogicalResponse {
+/// `?help=1` (`coffer path-help`), answered from the engine's `info()` in Vault's shape
+/// `{"help": text, "openapi": document, "see_also": null}` (also under `data`): the
+/// description and every path pattern with its help, preceded, for a path inside the
+/// mount, by the route it matches and that route's help.
+fn help(handle: &MountHandle, rest: &str) -> LogicalResponse {
     let info = &handle.engine.info;
-    let mut text = format!("## DESCRIPTION\n\n{}\n\n## PATHS\n", info.description);
+    let rest = rest.trim_matches('/');
+    let matched = (!rest.is_empty())
+        .then(|| {
+            info.paths
+                .iter()
+                .find(|(pattern, _)| pattern_matches(pattern, rest))
+        })
+        .flatten();
+    let mut text = match matched {
+        Some((pattern, help)) => format!(
+            "Request:        {rest}\nMatching Route: {}\n\n{}\n\n",
+            pattern_regex(pattern),
+            help.trim()
+        ),
+        None => String::new(),
+    };
+    text.push_str(&format!(
+        "## DESCRIPTION\n\n{}\n\nEngine: {} {} (sha256 {})\n\n## PATHS\n\n\
+         The following paths are supported by this backend. To view help for\n\
+         any of the paths below, use the help command with any route matching\n\
+         the path pattern. Note that depending on the policy of your auth token,\n\
+         you may or may not be able to access certain paths.\n",
+        info.description.trim(),
+        info.name,
+        info.version,
+        handle.engine.sha256,
+    ));
     for (pattern, help) in &info.paths {
-        text.push_str(&format!("\n    {pattern}\n        {help}\n"));
+        text.push_str(&format!(
+            "\n    {}\n{}\n",
+            pattern_regex(pattern),
+            indent(help.trim(), 8)
+        ));
     }
-    LogicalResponse::data(
-        serde_json::json!({ "help": text, "see_also": null }),
-        &handle.entry.kind,
-    )
+    let mut paths = serde_json::Map::new();
+    for (pattern, help) in &info.paths {
+        let params: Vec<serde_json::Value> = pattern
+            .split('/')
+            .filter_map(|seg| seg.strip_prefix('{')?.strip_suffix('}'))
+            .map(|p| {
+                serde_json::json!({
+                    "name": p.trim_end_matches('+'),
+                    "in": "path",
+                    "required": true,
+                    "schema": {"type": "string"},
+                })
+            })
+            .collect();
+        let mut item = serde_json::json!({ "description": help.trim() });
+        if !params.is_empty() {
+            item["parameters"] = serde_json::Value::Array(params);
+        }
+        paths.insert(
+            format!("/{}{}", handle.entry.path, pattern.replace("+}", "}")),
+            item,
+        );
+    }
+    let openapi = serde_json::json!({
+        "openapi": "3.0.2",
+        "info": {
+            "title": format!("{} ({})", info.name, handle.entry.path),
+            "description": info.description,
+            "version": info.version,
+            "license": {"name": "Mozilla Public License 2.0", "url": "https://www.mozilla.org/en-US/MPL/2.0"},
+        },
+        "paths": paths,
+        "components": {"schemas": {}},
+    });
+    // Vault answers help with the bare object; the envelope's `data` carries the same
+    // for clients that look there.
+    LogicalResponse::Envelope {
+        status: StatusCode::OK,
+        data: Some(Body::Json(serde_json::json!({
+            "help": text,
+            "openapi": openapi,
+            "see_also": null,
+        }))),
+        lease_id: String::new(),
+        renewable: false,
+        lease_duration: 0,
+        warnings: Vec::new(),
+        auth: None,
+        mount_type: handle.entry.kind.clone(),
+        injected: true,
+    }
+}
+
+/// Whether `path` matches an SDK router pattern: literal segments, `{name}` (one
+/// segment) and a final `{name+}` (one or more segments).
+fn pattern_matches(pattern: &str, path: &str) -> bool {
+    let mut want = pattern.split('/').peekable();
+    let mut got = path.split('/');
+    while let Some(seg) = want.next() {
+        if seg.starts_with('{') && seg.ends_with("+}") && want.peek().is_none() {
+            return got.next().is_some_and(|s| !s.is_empty());
+        }
+        match got.next() {
+            Some(g) if seg.starts_with('{') && seg.ends_with('}') => {
+                if g.is_empty() {
+                    return false;
+                }
+            }
+            Some(g) if g == seg => {}
+            _ => return false,
+        }
+    }
+    got.next().is_none()
+}
+
+/// An SDK pattern in Vault's regular-expression form (`roles/{name}` →
+/// `^roles/(?P<name>[^/]+)$`).
+fn pattern_regex(pattern: &str) -> String {
+    let segs: Vec<String> = pattern
+        .split('/')
+        .map(
+            |seg| match seg.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
+                Some(name) => match name.strip_suffix('+') {
+                    Some(name) => format!("(?P<{name}>.+)"),
+                    None => format!("(?P<{name}>[^/]+)"),
+                },
+                None => seg.to_string(),
+            },
+        )
+        .collect();
+    format!("^{}$", segs.join("/"))
+}
+
+fn indent(text: &str, by: usize) -> String {
+    let pad = " ".repeat(by);
+    text.lines()
+        .map(|l| format!("{pad}{l}"))
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 /// Whether the target of a write exists, for the ACL's create-versus-update decision
@@ -356,5 +485,23 @@ pub async fn exists(app: &App, req: &LogicalRequest, caller: &Caller) -> Option<
         Ok(Ok(_)) => Some(true),
         Ok(Err(EngineError::NotFound(_))) => Some(false),
         _ => None,
+    }
+}
+
+#[cfg(test)]
+mod help_tests {
+    use super::{pattern_matches, pattern_regex};
+
+    #[test]
+    fn patterns_match_like_the_sdk_router() {
+        assert!(pattern_matches("roles/{name}", "roles/web"));
+        assert!(!pattern_matches("roles/{name}", "roles/web/x"));
+        assert!(!pattern_matches("roles/{name}", "roles/"));
+        assert!(pattern_matches("data/{path+}", "data/a/b/c"));
+        assert!(!pattern_matches("data/{path+}", "data"));
+        assert!(pattern_matches("config", "config"));
+        assert!(!pattern_matches("config", "config/root"));
+        assert_eq!(pattern_regex("creds/{name}"), "^creds/(?P<name>[^/]+)$");
+        assert_eq!(pattern_regex("{path+}"), "^(?P<path>.+)$");
     }
 }

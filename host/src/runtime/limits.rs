@@ -27,15 +27,34 @@ impl Default for Limits {
 
 /// The store's resource limiter. Remembers whether it refused a memory grow, so a trap
 /// that follows (guests abort when allocation fails) is reported as what it really was.
+///
+/// The limit applies to each memory's absolute size, so an instance reused from the
+/// warm pool (which already has memory) is held to the same limit as a fresh one.
 pub(crate) struct MemoryGuard {
     pub(crate) limit: usize,
     pub(crate) refused: bool,
+    /// Bytes of linear memory the instance holds, all memories together (creation is
+    /// reported as growth from 0). Counts permitted growths, so it may overstate after
+    /// a growth that failed for another reason; it decides whether an instance is kept
+    /// warm.
+    pub(crate) total: usize,
+}
+
+impl MemoryGuard {
+    /// A guard for a new store.
+    pub(crate) fn new(limit: usize) -> Self {
+        Self {
+            limit,
+            refused: false,
+            total: 0,
+        }
+    }
 }
 
 impl ResourceLimiter for MemoryGuard {
     fn memory_growing(
         &mut self,
-        _current: usize,
+        current: usize,
         desired: usize,
         _maximum: Option<usize>,
     ) -> wasmtime::Result<bool> {
@@ -43,6 +62,7 @@ impl ResourceLimiter for MemoryGuard {
             self.refused = true;
             return Ok(false);
         }
+        self.total = self.total.saturating_add(desired.saturating_sub(current));
         Ok(true)
     }
 

@@ -1,23 +1,36 @@
-//! The sandbox: compiles engine components, and runs each engine call in a fresh,
-//! limited instance.
+//! The sandbox: compiles engine components, and runs each engine call in a limited
+//! instance.
 //!
 //! One process-wide wasmtime [`Engine`] with the pooling allocator and epoch
 //! interruption. A loaded engine is held as an `InstancePre` (type-checked and linked
-//! once); each call instantiates it into a new `Store` with its own memory cap and
-//! deadline and drops it afterwards, so no memory, secret or trap outlives a request.
+//! once). How a call gets its instance is the engine's [`InstanceStrategy`], chosen
+//! at load by measuring what a fresh instance costs:
+//!
+//! * [`InstanceStrategy::Fresh`] (cheap engines, e.g. Rust ones): each call
+//!   instantiates into a new `Store` with its own memory cap and deadline and drops it
+//!   afterwards, so no memory, secret or trap outlives a request.
+//! * [`InstanceStrategy::Pooled`] (engines whose instantiation costs milliseconds,
+//!   e.g. Python or JavaScript ones): a call reuses a warm instance of the same mount,
+//!   with all per-call state reset, and the instance is kept only if the call ended
+//!   cleanly; never after a trap, and never across mounts. See [`pool`].
 
 pub mod bindings;
 mod cache;
 mod fault;
 pub mod imports;
 mod limits;
+pub mod pool;
+#[cfg(test)]
+mod tests;
 
 pub use cache::CodeCache;
 pub use fault::{EngineFault, LoadError};
 pub use imports::{Capability, Clock, OffsetClock, SystemClock};
 pub use limits::Limits;
+pub use pool::{InstanceStrategy, PoolMode};
 
 use std::path::PathBuf;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -31,6 +44,7 @@ use wasmtime::{
 
 use bindings::{EngineInfo, EngineWorld, EngineWorldPre};
 use limits::MemoryGuard;
+use pool::{IdleBudget, PoolKey, Warm, WarmPool};
 
 use crate::storage::View;
 
@@ -38,6 +52,8 @@ use crate::storage::View;
 const EPOCH_TICK: Duration = Duration::from_millis(10);
 /// Instances that may run at once. Further calls wait for a slot rather than fail.
 const MAX_CONCURRENT_INSTANCES: u32 = 256;
+/// Instances the pooling allocator holds room for: running ones plus idle warm ones.
+const MAX_LIVE_INSTANCES: u32 = MAX_CONCURRENT_INSTANCES + pool::MAX_IDLE_TOTAL as u32;
 /// The pool's hard ceiling on one linear memory; per-call limits sit below it.
 const POOL_MAX_MEMORY: usize = 1024 * 1024 * 1024;
 
@@ -58,9 +74,16 @@ pub struct Runtime {
     slots: Semaphore,
     limits: Limits,
     clock: Arc<dyn Clock>,
+    pool_mode: PoolMode,
+    idle: Arc<IdleBudget>,
 }
 
-/// Per-call store data: everything an engine instance can reach.
+/// The future of one export call, borrowing the instance and its store.
+pub type CallFuture<'a, R> = Pin<Box<dyn Future<Output = wasmtime::Result<R>> + Send + 'a>>;
+
+/// Per-call store data: everything an engine instance can reach. A pooled instance's
+/// store gets a whole new `CallState` for every call (only the memory accounting of the
+/// instance carries over), so nothing of one call's context reaches the next.
 pub struct CallState {
     pub(crate) storage: View,
     pub(crate) clock: Arc<dyn Clock>,
@@ -86,7 +109,45 @@ pub struct LoadedEngine {
     pub limits: Limits,
     /// Whether the compiled code came from the on-disk cache.
     pub from_cache: bool,
+    /// How calls get an instance.
+    pub strategy: InstanceStrategy,
+    /// What a fresh instance plus `info()` cost at load (best of a few rounds when the
+    /// strategy was measured, else the single load-time `info()` call).
+    pub fresh_cost: Duration,
     pre: EngineWorldPre<CallState>,
+    pool: WarmPool,
+}
+
+/// Counters of a pooled engine's calls.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct PoolStats {
+    /// Calls that found no idle instance and instantiated one.
+    pub instantiations: u64,
+    /// Calls served by an idle instance.
+    pub reuses: u64,
+    /// Idle instances kept now, over all mounts.
+    pub idle: usize,
+    /// Bytes of linear memory those idle instances hold.
+    pub idle_memory_bytes: usize,
+}
+
+impl LoadedEngine {
+    /// Counters of pooled calls (zero for a [`InstanceStrategy::Fresh`] engine).
+    pub fn pool_stats(&self) -> PoolStats {
+        let (instantiations, reuses) = self.pool.stats();
+        let (idle, idle_memory_bytes) = self.pool.idle_totals();
+        PoolStats {
+            instantiations,
+            reuses,
+            idle,
+            idle_memory_bytes,
+        }
+    }
+
+    /// Idle instances kept for the mount of `ctx`.
+    pub fn idle_instances(&self, ctx: &CallContext) -> usize {
+        self.pool.idle_for(&PoolKey::of(ctx))
+    }
 }
 
 impl std::fmt::Debug for LoadedEngine {
@@ -94,6 +155,7 @@ impl std::fmt::Debug for LoadedEngine {
         f.debug_struct("LoadedEngine")
             .field("name", &self.name)
             .field("sha256", &self.sha256)
+            .field("strategy", &self.strategy)
             .finish_non_exhaustive()
     }
 }
@@ -123,11 +185,11 @@ impl Runtime {
         clock: Arc<dyn Clock>,
     ) -> Result<Arc<Self>, wasmtime::Error> {
         let mut pool = PoolingAllocationConfig::new();
-        pool.total_component_instances(MAX_CONCURRENT_INSTANCES)
-            .total_core_instances(MAX_CONCURRENT_INSTANCES * 8)
-            .total_memories(MAX_CONCURRENT_INSTANCES * 2)
-            .total_tables(MAX_CONCURRENT_INSTANCES * 8)
-            .total_stacks(MAX_CONCURRENT_INSTANCES)
+        pool.total_component_instances(MAX_LIVE_INSTANCES)
+            .total_core_instances(MAX_LIVE_INSTANCES * 8)
+            .total_memories(MAX_LIVE_INSTANCES * 2)
+            .total_tables(MAX_LIVE_INSTANCES * 8)
+            .total_stacks(MAX_LIVE_INSTANCES)
             .max_core_instances_per_component(64)
             .max_memories_per_component(8)
             .max_tables_per_component(64)
@@ -162,7 +224,29 @@ impl Runtime {
             slots: Semaphore::new(MAX_CONCURRENT_INSTANCES as usize),
             limits: config.limits,
             clock,
+            pool_mode: PoolMode::from_env(),
+            idle: Arc::new(IdleBudget::default()),
         }))
+    }
+
+    /// Overrides the host-wide instance strategy mode (default: [`PoolMode::from_env`]).
+    /// Affects engines loaded afterwards.
+    pub fn with_pool_mode(self: Arc<Self>, mode: PoolMode) -> Arc<Self> {
+        match Arc::try_unwrap(self) {
+            Ok(mut rt) => {
+                rt.pool_mode = mode;
+                Arc::new(rt)
+            }
+            Err(shared) => {
+                tracing::warn!("runtime already shared; instance pool mode unchanged");
+                shared
+            }
+        }
+    }
+
+    /// Idle warm instances in the whole host.
+    pub fn idle_instances(&self) -> usize {
+        self.idle.count()
     }
 
     /// Default per-call limits.
@@ -171,13 +255,29 @@ impl Runtime {
     }
 
     /// Compiles (or loads from cache), checks imports, links and describes a component.
-    /// `capabilities` are what the plugin was granted beyond the basic imports.
+    /// `capabilities` are what the plugin was granted beyond the basic imports. The
+    /// instance strategy is measured (see [`pool`]) unless the runtime's
+    /// [`PoolMode`] fixes it.
     pub async fn load(
         self: &Arc<Self>,
         name: &str,
         wasm: &[u8],
         limits: Limits,
         capabilities: &[Capability],
+    ) -> Result<Arc<LoadedEngine>, LoadError> {
+        self.load_with_strategy(name, wasm, limits, capabilities, None)
+            .await
+    }
+
+    /// Like [`Runtime::load`], with the instance strategy given (`Some`) rather than
+    /// chosen by the runtime's [`PoolMode`] (`None`).
+    pub async fn load_with_strategy(
+        self: &Arc<Self>,
+        name: &str,
+        wasm: &[u8],
+        limits: Limits,
+        capabilities: &[Capability],
+        strategy: Option<InstanceStrategy>,
     ) -> Result<Arc<LoadedEngine>, LoadError> {
         let sha256 = sha256_hex(wasm);
         let rt = self.clone();
@@ -224,63 +324,112 @@ impl Runtime {
             },
             limits,
             from_cache,
+            strategy: InstanceStrategy::Fresh,
+            fresh_cost: Duration::ZERO,
             pre,
+            pool: WarmPool::default(),
         };
-        // info() gets an empty storage view: it must not touch storage.
-        let ctx = CallContext {
-            storage: View::new(Arc::new(crate::storage::MemoryBackend::new()), "info/"),
-            mount_path: Arc::from(""),
-        };
+        let started = Instant::now();
         let info = self
-            .call(&loaded, ctx, |e, store| {
-                Box::pin(async move { e.coffer_engine_engine().call_info(store).await })
-            })
+            .fresh_info(&loaded)
             .await
             .map_err(|e| LoadError::Info {
                 name: name.into(),
                 cause: e.to_string(),
             })?;
+        loaded.fresh_cost = started.elapsed();
         loaded.info = info;
+        loaded.strategy = match (strategy, self.pool_mode) {
+            (Some(fixed), _) => fixed,
+            (None, PoolMode::Auto) => {
+                // The first instance pays one-off costs (page faults, lazy init in the
+                // allocator); the best of a few more rounds is the steady-state cost.
+                let mut best = Duration::MAX;
+                for _ in 0..pool::MEASURE_ROUNDS {
+                    let t = Instant::now();
+                    if let Err(e) = self.fresh_info(&loaded).await {
+                        return Err(LoadError::Info {
+                            name: name.into(),
+                            cause: e.to_string(),
+                        });
+                    }
+                    best = best.min(t.elapsed());
+                }
+                loaded.fresh_cost = best;
+                PoolMode::Auto.choose(best)
+            }
+            (None, mode) => mode.choose(loaded.fresh_cost),
+        };
+        tracing::info!(
+            engine = name,
+            strategy = ?loaded.strategy,
+            fresh_cost_us = loaded.fresh_cost.as_micros() as u64,
+            "engine loaded"
+        );
         Ok(Arc::new(loaded))
     }
 
-    /// Runs one export call in a fresh instance under the engine's limits.
+    /// `info()` in a fresh instance with an empty storage view (it must not touch
+    /// storage), whatever the engine's strategy.
+    async fn fresh_info(&self, loaded: &LoadedEngine) -> Result<EngineInfo, EngineFault> {
+        let ctx = CallContext {
+            storage: View::new(Arc::new(crate::storage::MemoryBackend::new()), "info/"),
+            mount_path: Arc::from(""),
+        };
+        let _slot = self.slot(loaded).await?;
+        self.call_fresh(loaded, ctx, |e, store| {
+            Box::pin(async move { e.coffer_engine_engine().call_info(store).await })
+        })
+        .await
+    }
+
+    /// Runs one export call under the engine's limits, in a fresh or a warm instance
+    /// according to its [`InstanceStrategy`].
     pub async fn call<R: Send>(
         &self,
         loaded: &LoadedEngine,
         ctx: CallContext,
-        f: impl for<'a> FnOnce(
-            &'a EngineWorld,
-            &'a mut Store<CallState>,
-        ) -> std::pin::Pin<
-            Box<dyn Future<Output = wasmtime::Result<R>> + Send + 'a>,
-        >,
+        f: impl for<'a> FnOnce(&'a EngineWorld, &'a mut Store<CallState>) -> CallFuture<'a, R>,
     ) -> Result<R, EngineFault> {
-        let engine_name = loaded.name.to_string();
-        let _slot = self
-            .slots
+        let _slot = self.slot(loaded).await?;
+        match loaded.strategy {
+            InstanceStrategy::Fresh => self.call_fresh(loaded, ctx, f).await,
+            InstanceStrategy::Pooled => self.call_pooled(loaded, ctx, f).await,
+        }
+    }
+
+    /// Waits for one of the host's instance slots.
+    async fn slot(
+        &self,
+        loaded: &LoadedEngine,
+    ) -> Result<tokio::sync::SemaphorePermit<'_>, EngineFault> {
+        self.slots
             .acquire()
             .await
             .map_err(|e| EngineFault::Instantiate {
-                engine: engine_name.clone(),
+                engine: loaded.name.to_string(),
                 cause: e.to_string(),
-            })?;
-        let limits = loaded.limits;
-        let state = CallState {
+            })
+    }
+
+    /// The store data for one call of `loaded` in `ctx`.
+    fn call_state(&self, loaded: &LoadedEngine, ctx: CallContext) -> CallState {
+        CallState {
             storage: ctx.storage,
             clock: self.clock.clone(),
             engine_name: loaded.name.clone(),
             mount_path: ctx.mount_path,
             log_budget: imports::log_budget(),
             table: imports::aws::resource_table(),
-            memory: MemoryGuard {
-                limit: limits.memory_bytes,
-                refused: false,
-            },
-            deadline: Instant::now() + limits.timeout,
+            memory: MemoryGuard::new(loaded.limits.memory_bytes),
+            deadline: Instant::now() + loaded.limits.timeout,
             deadline_hit: false,
-        };
-        let mut store = Store::new(&self.engine, state);
+        }
+    }
+
+    /// A new store for one call, with the memory limiter and the deadline armed.
+    fn new_store(&self, loaded: &LoadedEngine, ctx: CallContext) -> Store<CallState> {
+        let mut store = Store::new(&self.engine, self.call_state(loaded, ctx));
         store.limiter(|s| &mut s.memory);
         // Yield to the executor at every tick so a spinning guest never starves other
         // requests, and stop it once its wall-clock deadline has passed.
@@ -293,13 +442,77 @@ impl Runtime {
             Ok(UpdateDeadline::Yield(1))
         });
         store.set_epoch_deadline(1);
+        store
+    }
 
+    /// Gives a warm store a whole new per-call state (storage view, mount, log budget,
+    /// resource table, deadline, memory flags) and re-arms the epoch deadline. Only the
+    /// instance's memory size carries over, for the limiter's accounting.
+    fn reset(&self, store: &mut Store<CallState>, loaded: &LoadedEngine, ctx: CallContext) {
+        let mut state = self.call_state(loaded, ctx);
+        state.memory.total = store.data().memory.total;
+        *store.data_mut() = state;
+        store.set_epoch_deadline(1);
+    }
+
+    /// One call in a new instance, dropped afterwards.
+    async fn call_fresh<R, F>(
+        &self,
+        loaded: &LoadedEngine,
+        ctx: CallContext,
+        f: F,
+    ) -> Result<R, EngineFault>
+    where
+        F: for<'a> FnOnce(&'a EngineWorld, &'a mut Store<CallState>) -> CallFuture<'a, R>,
+    {
+        let mut store = self.new_store(loaded, ctx);
         let outcome = async {
             let instance = loaded.pre.instantiate_async(&mut store).await?;
             f(&instance, &mut store).await
         }
         .await;
-        outcome.map_err(|e| classify(&engine_name, &limits, store.data(), e))
+        outcome.map_err(|e| classify(&loaded.name, &loaded.limits, store.data(), e))
+    }
+
+    /// One call in a warm instance of the mount (or a new one), parked again only if
+    /// the call ended cleanly. A cancelled call drops its instance with the future.
+    async fn call_pooled<R, F>(
+        &self,
+        loaded: &LoadedEngine,
+        ctx: CallContext,
+        f: F,
+    ) -> Result<R, EngineFault>
+    where
+        F: for<'a> FnOnce(&'a EngineWorld, &'a mut Store<CallState>) -> CallFuture<'a, R>,
+    {
+        let key = PoolKey::of(&ctx);
+        let (mut store, instance) = match loaded.pool.take(&key) {
+            Some(Warm {
+                mut store,
+                instance,
+            }) => {
+                self.reset(&mut store, loaded, ctx);
+                (store, instance)
+            }
+            None => {
+                loaded.pool.count_instantiation();
+                let mut store = self.new_store(loaded, ctx);
+                match loaded.pre.instantiate_async(&mut store).await {
+                    Ok(instance) => (store, instance),
+                    Err(e) => return Err(classify(&loaded.name, &loaded.limits, store.data(), e)),
+                }
+            }
+        };
+        match f(&instance, &mut store).await {
+            Ok(out) => {
+                if pool::reusable(store.data()) {
+                    loaded.pool.park(key, Warm { store, instance }, &self.idle);
+                }
+                Ok(out)
+            }
+            // The instance (possibly mid-trap, its memory in any state) is dropped here.
+            Err(e) => Err(classify(&loaded.name, &loaded.limits, store.data(), e)),
+        }
     }
 }
 

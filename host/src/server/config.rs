@@ -12,6 +12,7 @@
 //!   max_request_duration = "90s"
 //! }
 //! plugin_directory    = "/etc/coffer/plugins"
+//! plugin_directory_watch = false   # true: register and reload new NAME.wasm versions
 //! engine_timeout      = "30s"
 //! engine_memory_limit = "128MiB"
 //! ```
@@ -102,6 +103,8 @@ pub struct FileConfig {
     pub listener: ListenerConfig,
     /// Directory of `NAME.wasm` engine plugins.
     pub plugin_directory: Option<PathBuf>,
+    /// Watch the plugin directory for new versions.
+    pub plugin_directory_watch: Option<bool>,
     /// Compiled-code cache directory.
     pub cache_dir: Option<PathBuf>,
     /// Deadline of one engine call.
@@ -116,6 +119,7 @@ struct RawConfig {
     storage: Option<serde_json::Map<String, Value>>,
     listener: Option<serde_json::Map<String, Value>>,
     plugin_directory: Option<String>,
+    plugin_directory_watch: Option<Value>,
     cache_dir: Option<String>,
     engine_timeout: Option<Value>,
     engine_memory_limit: Option<Value>,
@@ -277,6 +281,14 @@ fn interpret(path: &Path, tree: Value) -> Result<FileConfig, ConfigError> {
         storage,
         listener,
         plugin_directory: raw.plugin_directory.map(PathBuf::from),
+        plugin_directory_watch: raw
+            .plugin_directory_watch
+            .as_ref()
+            .map(|v| {
+                bool_value(v)
+                    .ok_or_else(|| invalid("plugin_directory_watch must be a boolean".into()))
+            })
+            .transpose()?,
         cache_dir: raw.cache_dir.map(PathBuf::from),
         engine_timeout: raw
             .engine_timeout

@@ -21,6 +21,9 @@ pub struct ServerFlags {
     pub dev_storage: Option<PathBuf>,
     /// `-dev-plugin-dir=DIR`: every `NAME.wasm` in it is a mountable engine `NAME`.
     pub dev_plugin_dir: Option<PathBuf>,
+    /// `-plugin-dir-watch` (config `plugin_directory_watch`): register and reload new
+    /// versions of `NAME.wasm` dropped into the plugin directory.
+    pub plugin_dir_watch: bool,
     /// `-engine-timeout`: wall-clock deadline of one engine call.
     pub engine_timeout: Duration,
     /// `-engine-memory-limit`: bytes of linear memory one engine instance may use.
@@ -58,6 +61,7 @@ impl Default for ServerFlags {
             dev_kv_v1: false,
             dev_storage: None,
             dev_plugin_dir: None,
+            plugin_dir_watch: false,
             engine_timeout: limits.timeout,
             engine_memory_limit: limits.memory_bytes,
             max_request_size: 32 * 1024 * 1024,
@@ -89,6 +93,8 @@ pub const USAGE: &str = "Usage: coffer server -config=FILE [options]
   -dev-kv-v1                  Mount secret/ as kv version 1.
   -dev-storage=DIR            Keep dev data on disk in DIR (survives restarts).
   -dev-plugin-dir=DIR         Make every NAME.wasm in DIR mountable as engine type NAME.
+  -plugin-dir-watch           Register a NAME.wasm that appears or changes in the plugin
+                              directory as a new version and reload mounts of NAME.
   -engine-timeout=DURATION    Deadline of one engine call (default 30s).
   -engine-memory-limit=BYTES  Linear memory one engine instance may use (default 128 MiB).
   -max-request-size=BYTES     Largest request body accepted (default 32 MiB).
@@ -113,7 +119,7 @@ pub fn parse(args: &[String]) -> Result<ServerFlags, String> {
         };
         let is_bool = matches!(
             name,
-            "dev" | "dev-no-store-token" | "dev-kv-v1" | "h" | "help"
+            "dev" | "dev-no-store-token" | "dev-kv-v1" | "plugin-dir-watch" | "h" | "help"
         );
         let value = if is_bool {
             inline.clone()
@@ -143,6 +149,7 @@ pub fn parse(args: &[String]) -> Result<ServerFlags, String> {
             "dev" => f.dev = flag_bool()?,
             "dev-no-store-token" => f.dev_no_store_token = flag_bool()?,
             "dev-kv-v1" => f.dev_kv_v1 = flag_bool()?,
+            "plugin-dir-watch" => f.plugin_dir_watch = flag_bool()?,
             "dev-listen-address" => f.listen_address = text(),
             "dev-root-token-id" => f.dev_root_token_id = Some(text()),
             "dev-storage" => f.dev_storage = Some(PathBuf::from(text())),
@@ -189,6 +196,9 @@ impl ServerFlags {
         }
         if file.plugin_directory.is_some() {
             self.dev_plugin_dir = file.plugin_directory;
+        }
+        if let Some(watch) = file.plugin_directory_watch {
+            self.plugin_dir_watch = watch;
         }
         if file.cache_dir.is_some() {
             self.cache_dir = file.cache_dir;

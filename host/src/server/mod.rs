@@ -149,8 +149,8 @@ pub async fn run(mut flags: ServerFlags) -> Result<(), StartError> {
         _ => print_banner(addr, tls.is_some(), backend.kind()),
     }
 
-    let app = crate::http::router(core)
-        .into_make_service_with_connect_info::<crate::http::PeerAddr>();
+    let app =
+        crate::http::router(core).into_make_service_with_connect_info::<crate::http::PeerAddr>();
     match tls {
         Some(config) => {
             axum::serve(tls::TlsListener::new(tcp, config)?, app)

@@ -3,6 +3,7 @@
 mod audit;
 mod leases;
 mod mounts;
+mod plugins;
 mod policy;
 mod seal;
 pub mod status;
@@ -19,6 +20,9 @@ pub async fn handle(app: &App, req: &LogicalRequest, caller: &Caller) -> Logical
     }
     if path == "sys/mounts" || path == "sys/mounts/" || path.starts_with("sys/mounts/") {
         return mounts::handle(app, req).await;
+    }
+    if is_under(path, "sys/plugins") {
+        return plugins::handle(app, req).await;
     }
     if let Some(rest) = lease_path(path) {
         return leases::handle(app, req, rest).await;

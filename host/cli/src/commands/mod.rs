@@ -6,6 +6,7 @@ pub mod generic;
 pub mod kv;
 pub mod lease;
 pub mod operator;
+pub mod plugin;
 pub mod policy;
 pub mod secrets;
 pub mod sys;

@@ -105,6 +105,8 @@ pub const SUDO_PATHS: &[&str] = &[
     "sys/config/auditing/*",
     "sys/config/ui/headers/*",
     "sys/plugins/catalog/*",
+    "sys/plugins/reload/backend",
+    "sys/plugins/reload/*",
     "sys/plugins/runtimes/catalog/*",
     "sys/revoke-prefix/*",
     "sys/revoke-force/*",
@@ -115,6 +117,7 @@ pub const SUDO_PATHS: &[&str] = &[
     "sys/internal/inspect/*",
     "sys/seal",
     "sys/step-down",
+    "sys/key-status",
     "auth/token/accessors*",
     "auth/token/revoke-orphan/*",
 ];
