@@ -249,7 +249,9 @@ class Server:
             token = self.token
         if token is not None:
             headers.setdefault("X-Vault-Token", token)
-        kw.setdefault("timeout", 30)
+        # Generous: mounting a Python/JS engine compiles it (tens of seconds on a cold
+        # cache on a 2-core CI machine); a hung server still fails the test.
+        kw.setdefault("timeout", 120)
         return requests.request(method, self.url(path), headers=headers, **kw)
 
     def get(self, path, **kw):
@@ -272,7 +274,7 @@ class Server:
             token = self.token
         # hvac falls back to VAULT_TOKEN / ~/.vault-token when token is None;
         # an explicit value keeps the test independent of the machine.
-        return hvac.Client(url=self.addr, token=token, timeout=30)
+        return hvac.Client(url=self.addr, token=token, timeout=120)
 
     def enable(self, path: str, type_: str = "kv", **body) -> None:
         body["type"] = type_

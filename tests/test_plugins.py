@@ -447,7 +447,9 @@ def test_slow_compile_does_not_stall_other_mounts(make_server, tmp_path):
         time.sleep(0.01)
     th.join()
     assert result["r"].status_code in (200, 204), result["r"].text
-    assert worst < 1.0, f"a kv read took {worst:.3f}s during the compile"
+    # Behaviour, not speed: reads kept being answered while the component compiled (a
+    # compile holding a lock other requests need would let at most one through).
+    assert n >= 3, f"only {n} kv reads were answered during a {result['s']:.1f} s compile"
     srv.enable("pg", "passgen")
     srv.restart()  # compiled code now comes from the on-disk cache
     t0 = time.monotonic()
