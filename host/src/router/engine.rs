@@ -37,17 +37,10 @@ pub async fn call(
         path: rest.to_string(),
         data: serde_json::Value::Object(req.data.clone()).to_string(),
         mount,
-        caller: wit::Caller {
-            display_name: caller.display_name.clone(),
-            policies: caller.policies.clone(),
-            entity_id: String::new(),
-        },
+        caller: wit_caller(caller),
         request_id: req.id.clone(),
     };
-    let ctx = CallContext {
-        storage: handle.storage.clone(),
-        mount_path: Arc::from(handle.entry.path.as_str()),
-    };
+    let ctx = call_context(handle);
     let op = req.operation;
     let mutating = !matches!(op, Operation::Read | Operation::List);
     let _write_guard = if mutating {
@@ -75,6 +68,23 @@ pub async fn call(
         Err(fault) => fault_response(&handle.entry.path, fault),
         Ok(Err(err)) => engine_error(handle, req, err),
         Ok(Ok(resp)) => success(app, handle, req, caller, resp).await,
+    }
+}
+
+/// The storage view and mount path an engine call for `handle` runs against.
+pub fn call_context(handle: &MountHandle) -> CallContext {
+    CallContext {
+        storage: handle.storage.clone(),
+        mount_path: Arc::from(handle.entry.path.as_str()),
+    }
+}
+
+/// The caller as the engine sees it.
+fn wit_caller(caller: &Caller) -> wit::Caller {
+    wit::Caller {
+        display_name: caller.display_name.clone(),
+        policies: caller.policies.clone(),
+        entity_id: String::new(),
     }
 }
 
@@ -464,17 +474,10 @@ pub async fn exists(app: &App, req: &LogicalRequest, caller: &Caller) -> Option<
         path: rest.clone(),
         data: "{}".to_string(),
         mount: wit_mount(&handle),
-        caller: wit::Caller {
-            display_name: caller.display_name.clone(),
-            policies: caller.policies.clone(),
-            entity_id: String::new(),
-        },
+        caller: wit_caller(caller),
         request_id: req.id.clone(),
     };
-    let ctx = CallContext {
-        storage: handle.storage.clone(),
-        mount_path: Arc::from(handle.entry.path.as_str()),
-    };
+    let ctx = call_context(&handle);
     let result = app
         .runtime
         .call(&handle.engine, ctx, move |e, store| {

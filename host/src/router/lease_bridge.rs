@@ -7,10 +7,10 @@ use std::sync::Arc;
 
 use crate::leases::{EngineCallError, LeaseEngines, LeaseEntry, RenewTerms};
 use crate::mounts::{MountHandle, Mounts, Routed};
+use crate::runtime::Runtime;
 use crate::runtime::bindings::{self as wit, EngineError};
-use crate::runtime::{CallContext, Runtime};
 
-use super::engine::wit_mount;
+use super::engine::{call_context, wit_mount};
 
 /// The bridge from leases to engines.
 pub struct EngineBridge {
@@ -45,13 +45,6 @@ impl EngineBridge {
             mount: wit_mount(handle),
         }
     }
-
-    fn context(handle: &MountHandle) -> CallContext {
-        CallContext {
-            storage: handle.storage.clone(),
-            mount_path: Arc::from(handle.entry.path.as_str()),
-        }
-    }
 }
 
 /// Sorts an engine's refusal into retry classes.
@@ -80,7 +73,7 @@ impl LeaseEngines for EngineBridge {
             let lease = Self::wit_lease(&handle, entry, 0);
             let result = self
                 .runtime
-                .call(&handle.engine, Self::context(&handle), move |e, store| {
+                .call(&handle.engine, call_context(&handle), move |e, store| {
                     Box::pin(
                         async move { e.coffer_engine_engine().call_revoke(store, &lease).await },
                     )
@@ -105,7 +98,7 @@ impl LeaseEngines for EngineBridge {
             let lease = Self::wit_lease(&handle, entry, increment);
             let terms = self
                 .runtime
-                .call(&handle.engine, Self::context(&handle), move |e, store| {
+                .call(&handle.engine, call_context(&handle), move |e, store| {
                     Box::pin(
                         async move { e.coffer_engine_engine().call_renew(store, &lease).await },
                     )

@@ -5,9 +5,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::app::App;
-use crate::runtime::CallContext;
 
-use super::engine::wit_mount;
+use super::engine::{call_context, wit_mount};
 
 /// Starts the periodic task.
 pub fn spawn_periodic(app: Arc<App>, interval: Duration) -> tokio::task::JoinHandle<()> {
@@ -19,10 +18,7 @@ pub fn spawn_periodic(app: Arc<App>, interval: Duration) -> tokio::task::JoinHan
             ticker.tick().await;
             for handle in app.mounts.handles() {
                 let mount = wit_mount(&handle);
-                let ctx = CallContext {
-                    storage: handle.storage.clone(),
-                    mount_path: Arc::from(handle.entry.path.as_str()),
-                };
+                let ctx = call_context(&handle);
                 let result = app
                     .runtime
                     .call(&handle.engine, ctx, move |e, store| {
