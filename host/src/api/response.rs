@@ -65,6 +65,36 @@ impl LogicalResponse {
         Self::host_envelope(data, "system", true)
     }
 
+    /// A 200 envelope with no data, only `warnings`: a write that worked, with caveats.
+    pub fn warnings_only(warnings: Vec<String>, mount_type: &str) -> Self {
+        Self::host_envelope(Value::Null, mount_type, false)
+            .without_data()
+            .with_warnings(warnings)
+    }
+
+    /// The same envelope with `warnings` (other responses are returned unchanged).
+    pub fn with_warnings(mut self, new: Vec<String>) -> Self {
+        if let Self::Envelope { warnings, .. } = &mut self {
+            *warnings = new;
+        }
+        self
+    }
+
+    /// The same envelope with an `auth` block (other responses are returned unchanged).
+    pub fn with_auth(mut self, block: Value) -> Self {
+        if let Self::Envelope { auth, .. } = &mut self {
+            *auth = Some(block);
+        }
+        self
+    }
+
+    fn without_data(mut self) -> Self {
+        if let Self::Envelope { data, .. } = &mut self {
+            *data = None;
+        }
+        self
+    }
+
     fn host_envelope(data: Value, mount_type: &str, injected: bool) -> Self {
         Self::Envelope {
             status: StatusCode::OK,

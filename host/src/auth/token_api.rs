@@ -126,17 +126,7 @@ fn param_or_path(req: &LogicalRequest, key: &str, tail: Option<&str>) -> String 
 }
 
 fn token_envelope(auth: Value, warnings: Vec<String>) -> LogicalResponse {
-    LogicalResponse::Envelope {
-        status: StatusCode::OK,
-        data: None,
-        lease_id: String::new(),
-        renewable: false,
-        lease_duration: 0,
-        warnings,
-        auth: Some(auth),
-        mount_type: "token".into(),
-        injected: false,
-    }
+    LogicalResponse::warnings_only(warnings, "token").with_auth(auth)
 }
 
 fn create(

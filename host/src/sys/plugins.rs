@@ -3,11 +3,10 @@
 
 use std::time::Duration;
 
-use axum::http::StatusCode;
 use base64::Engine as _;
 use serde_json::{Map, Value, json};
 
-use crate::api::{ApiError, Body, LogicalRequest, LogicalResponse, Operation};
+use crate::api::{ApiError, LogicalRequest, LogicalResponse, Operation};
 use crate::app::App;
 use crate::mounts::{RegistryError, normalize_path};
 use crate::plugins::{PluginError, PluginRecord, RegisterRequest};
@@ -222,17 +221,7 @@ async fn read(app: &App, req: &LogicalRequest, name: &str, legacy: bool) -> Logi
         }
         None => return ApiError::not_found().into(),
     };
-    LogicalResponse::Envelope {
-        status: StatusCode::OK,
-        data: Some(Body::Json(data)),
-        lease_id: String::new(),
-        renewable: false,
-        lease_duration: 0,
-        warnings,
-        auth: None,
-        mount_type: "system".into(),
-        injected: false,
-    }
+    LogicalResponse::data(data, "system").with_warnings(warnings)
 }
 
 /// A list parameter given as a JSON list or a comma-separated string.
@@ -347,17 +336,7 @@ async fn register(app: &App, req: &LogicalRequest, name: &str) -> LogicalRespons
     };
     match app.plugins.register(request).await {
         Ok((_, _, warnings)) if warnings.is_empty() => LogicalResponse::NoContent,
-        Ok((_, _, warnings)) => LogicalResponse::Envelope {
-            status: StatusCode::OK,
-            data: None,
-            lease_id: String::new(),
-            renewable: false,
-            lease_duration: 0,
-            warnings,
-            auth: None,
-            mount_type: "system".into(),
-            injected: false,
-        },
+        Ok((_, _, warnings)) => LogicalResponse::warnings_only(warnings, "system"),
         Err(e) => plugin_error(e).into(),
     }
 }
@@ -463,17 +442,7 @@ async fn reload(app: &App, req: &LogicalRequest, target: Target) -> LogicalRespo
     let mut data = Map::new();
     data.insert("reload_id".into(), json!(req.id));
     data.insert("reloaded".into(), Value::Array(reloaded));
-    LogicalResponse::Envelope {
-        status: StatusCode::OK,
-        data: Some(Body::Json(Value::Object(data))),
-        lease_id: String::new(),
-        renewable: false,
-        lease_duration: 0,
-        warnings,
-        auth: None,
-        mount_type: "system".into(),
-        injected: false,
-    }
+    LogicalResponse::data(Value::Object(data), "system").with_warnings(warnings)
 }
 
 #[cfg(test)]

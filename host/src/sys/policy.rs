@@ -136,15 +136,7 @@ fn write(
     if warnings.is_empty() {
         return Ok(LogicalResponse::NoContent);
     }
-    let mut resp = LogicalResponse::injected(Value::Null);
-    if let LogicalResponse::Envelope {
-        data, warnings: w, ..
-    } = &mut resp
-    {
-        *data = None;
-        *w = warnings;
-    }
-    Ok(resp)
+    Ok(LogicalResponse::warnings_only(warnings, "system"))
 }
 
 /// Vault accepts base64-encoded policy text; text that does not decode (to UTF-8) is
