@@ -11,6 +11,8 @@ use std::time::{Duration, Instant};
 
 use coffer::runtime::imports::aws::Iam;
 
+#[path = "../tests/support/dev_server.rs"]
+mod dev_server;
 #[path = "../tests/support/mod.rs"]
 mod support;
 
@@ -60,27 +62,8 @@ async fn bare(iam: &Iam, n: usize) -> (Duration, Duration) {
 }
 
 fn coffer_path(rt: &tokio::runtime::Runtime, endpoint: &str, n: usize) -> (Duration, Duration) {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("port");
-    let args: Vec<String> = vec![
-        "-dev".into(),
-        format!("-dev-listen-address=127.0.0.1:{port}"),
-        "-dev-root-token-id=bench".into(),
-        "-dev-no-store-token".into(),
-    ];
-    let flags = coffer::server::parse_flags(&args).expect("flags");
-    rt.spawn(async move {
-        let _ = coffer::server::run(flags).await;
-    });
-    let base = format!("http://127.0.0.1:{port}/v1");
+    let base = dev_server::start(rt, "bench", &[]);
     let agent = ureq::AgentBuilder::new().build();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while agent.get(&format!("{base}/sys/health")).call().is_err() {
-        assert!(Instant::now() < deadline, "server did not start");
-        std::thread::sleep(Duration::from_millis(50));
-    }
     let post = |path: &str, body: String| {
         agent
             .post(&format!("{base}/{path}"))

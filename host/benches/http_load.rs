@@ -11,6 +11,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
+#[path = "../tests/support/dev_server.rs"]
+mod dev_server;
+
 const CLIENTS: [usize; 3] = [1, 16, 64];
 
 struct Server {
@@ -20,37 +23,16 @@ struct Server {
 }
 
 fn start(durable: bool) -> Server {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("free port")
-        .port();
     let dir = durable.then(|| tempfile::tempdir().expect("tempdir"));
-    let mut args: Vec<String> = vec![
-        "-dev".into(),
-        format!("-dev-listen-address=127.0.0.1:{port}"),
-        "-dev-root-token-id=bench-root".into(),
-        "-dev-no-store-token".into(),
-    ];
-    if let Some(d) = &dir {
-        args.push(format!("-dev-storage={}", d.path().display()));
-    }
-    let flags = coffer::server::parse_flags(&args).expect("flags");
+    let extra: Vec<String> = dir
+        .iter()
+        .map(|d| format!("-dev-storage={}", d.path().display()))
+        .collect();
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .expect("tokio");
-    rt.spawn(async move {
-        if let Err(e) = coffer::server::run(flags).await {
-            eprintln!("server failed: {e}");
-        }
-    });
-    let base = format!("http://127.0.0.1:{port}/v1");
-    let agent = ureq::AgentBuilder::new().build();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while agent.get(&format!("{base}/sys/health")).call().is_err() {
-        assert!(Instant::now() < deadline, "server did not start");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    let base = dev_server::start(&rt, "bench-root", &extra);
     Server {
         base,
         _rt: rt,

@@ -14,6 +14,9 @@ use coffer::runtime::bindings::{Caller, Mount, Operation, Request};
 use coffer::runtime::{CallContext, Limits, Runtime, RuntimeConfig};
 use coffer::storage::{MemoryBackend, SharedBackend, View};
 
+#[path = "../tests/support/dev_server.rs"]
+mod dev_server;
+
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
 }
@@ -150,33 +153,9 @@ async fn engine_call(iters: usize) -> (Duration, Duration) {
     )
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("free port")
-}
-
 fn http_reads(rt: &tokio::runtime::Runtime, iters: usize) -> Duration {
-    let port = free_port();
-    let args: Vec<String> = [
-        "-dev".to_string(),
-        format!("-dev-listen-address=127.0.0.1:{port}"),
-        "-dev-root-token-id=bench".into(),
-        "-dev-no-store-token".into(),
-    ]
-    .into();
-    let flags = coffer::server::parse_flags(&args).expect("flags");
-    rt.spawn(async move {
-        let _ = coffer::server::run(flags).await;
-    });
-    let base = format!("http://127.0.0.1:{port}/v1");
+    let base = dev_server::start(rt, "bench", &[]);
     let agent = ureq::AgentBuilder::new().build();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while agent.get(&format!("{base}/sys/health")).call().is_err() {
-        assert!(Instant::now() < deadline, "server did not start");
-        std::thread::sleep(Duration::from_millis(50));
-    }
     agent
         .post(&format!("{base}/secret/data/app"))
         .set("X-Vault-Token", "bench")
