@@ -1,9 +1,13 @@
 //! Storage keys of the lease manager.
 
+use crate::storage::TimeIndex;
+
 /// Prefix of lease entries.
 pub const ID_PREFIX: &str = "sys/expire/id/";
 /// Prefix of the expiry index.
 pub const INDEX_PREFIX: &str = "sys/expire/index/";
+/// The expiry index: `<unix secs>/<lease id>`, time-ordered.
+pub const INDEX: TimeIndex = TimeIndex(INDEX_PREFIX);
 /// Prefix of irrevocable-lease markers.
 pub const IRREVOCABLE_PREFIX: &str = "sys/expire/irrevocable/";
 
@@ -27,19 +31,7 @@ pub fn id_key(lease_id: &str) -> String {
 
 /// Key of a lease's expiry index slot. Seconds are zero-padded so keys sort by time.
 pub fn index_key(expire_secs: u64, lease_id: &str) -> String {
-    format!("{INDEX_PREFIX}{expire_secs:012}/{lease_id}")
-}
-
-/// The first index key due after `secs` (exclusive bound for a scan up to `secs`).
-pub fn index_bound(secs: u64) -> String {
-    format!("{INDEX_PREFIX}{:012}/", secs + 1)
-}
-
-/// Splits an index key into (expiry seconds, lease id).
-pub fn parse_index_key(key: &str) -> Option<(u64, &str)> {
-    let rest = key.strip_prefix(INDEX_PREFIX)?;
-    let (secs, id) = rest.split_once('/')?;
-    Some((secs.parse().ok()?, id))
+    INDEX.key(expire_secs, lease_id)
 }
 
 /// Key of an irrevocable marker.
@@ -56,7 +48,7 @@ mod tests {
         let a = index_key(99, "aws/creds/r/x");
         let b = index_key(1000, "a/b");
         assert!(a < b);
-        assert!(a < index_bound(99) && index_bound(99) < b);
-        assert_eq!(parse_index_key(&a), Some((99, "aws/creds/r/x")));
+        assert!(a < INDEX.bound(99) && INDEX.bound(99) < b);
+        assert_eq!(INDEX.parse(&a), Some((99, "aws/creds/r/x")));
     }
 }

@@ -6,8 +6,8 @@ use crate::runtime::Clock;
 use crate::storage::{BatchOp, SharedBackend, StorageError};
 
 use super::keys::{
-    ID_PREFIX, INDEX_PREFIX, IRREVOCABLE_PREFIX, id_key, index_bound, index_key, irrevocable_key,
-    parse_index_key, token_key, token_prefix,
+    ID_PREFIX, INDEX, IRREVOCABLE_PREFIX, id_key, index_key, irrevocable_key, token_key,
+    token_prefix,
 };
 use super::{EngineCallError, ExpiryConfig, LeaseEngines, LeaseEntry, TtlInputs, compute_ttl};
 
@@ -415,13 +415,7 @@ impl LeaseManager {
         now_secs: u64,
         limit: usize,
     ) -> Result<Vec<(u64, String)>, LeaseError> {
-        let bound = index_bound(now_secs);
-        let keys = self.backend.scan(INDEX_PREFIX, None, limit)?;
-        Ok(keys
-            .iter()
-            .take_while(|k| k.as_str() < bound.as_str())
-            .filter_map(|k| parse_index_key(k).map(|(s, id)| (s, id.to_string())))
-            .collect())
+        Ok(INDEX.due(&*self.backend, now_secs, limit)?)
     }
 
     /// Handles one due lease: revoke it, or schedule a retry, or give up.

@@ -7,10 +7,12 @@
 mod listing;
 mod memory;
 mod redb_backend;
+mod time_index;
 mod view;
 
 pub use memory::MemoryBackend;
 pub use redb_backend::RedbBackend;
+pub use time_index::TimeIndex;
 pub use view::View;
 
 use std::sync::Arc;

@@ -3,6 +3,8 @@
 //! Every key holds only a token's salted hash or its accessor, never the token id, so a
 //! storage dump (even past the barrier) yields nothing that authenticates.
 
+use crate::storage::TimeIndex;
+
 /// The per-store HMAC key tokens are hashed with.
 pub const SALT_KEY: &str = "sys/token/salt";
 /// Prefix of token entries, by hash.
@@ -13,6 +15,8 @@ pub const ACCESSOR_PREFIX: &str = "sys/token/accessor/";
 pub const PARENT_PREFIX: &str = "sys/token/parent/";
 /// Prefix of the expiry index: `<unix secs>/<hash>`, time-ordered.
 pub const EXPIRE_PREFIX: &str = "sys/token/expire/";
+/// The expiry index.
+pub const EXPIRE_INDEX: TimeIndex = TimeIndex(EXPIRE_PREFIX);
 
 /// Key of a token entry.
 pub fn id_key(hash: &str) -> String {
@@ -36,19 +40,7 @@ pub fn parent_key(parent_hash: &str, child_hash: &str) -> String {
 
 /// Key of a token's expiry index slot. Seconds are zero-padded so keys sort by time.
 pub fn expire_key(secs: u64, hash: &str) -> String {
-    format!("{EXPIRE_PREFIX}{secs:012}/{hash}")
-}
-
-/// The first expiry key due after `secs` (exclusive bound of a scan up to `secs`).
-pub fn expire_bound(secs: u64) -> String {
-    format!("{EXPIRE_PREFIX}{:012}/", secs.saturating_add(1))
-}
-
-/// Splits an expiry key into (seconds, token hash).
-pub fn parse_expire_key(key: &str) -> Option<(u64, &str)> {
-    let rest = key.strip_prefix(EXPIRE_PREFIX)?;
-    let (secs, hash) = rest.split_once('/')?;
-    Some((secs.parse().ok()?, hash))
+    EXPIRE_INDEX.key(secs, hash)
 }
 
 #[cfg(test)]
@@ -59,8 +51,8 @@ mod tests {
     fn expire_keys_sort_by_time_and_parse_back() {
         let a = expire_key(99, "aa");
         let b = expire_key(1000, "bb");
-        assert!(a < expire_bound(99) && expire_bound(99) < b);
-        assert_eq!(parse_expire_key(&b), Some((1000, "bb")));
-        assert_eq!(parse_expire_key("sys/token/expire/x/y"), None);
+        assert!(a < EXPIRE_INDEX.bound(99) && EXPIRE_INDEX.bound(99) < b);
+        assert_eq!(EXPIRE_INDEX.parse(&b), Some((1000, "bb")));
+        assert_eq!(EXPIRE_INDEX.parse("sys/token/expire/x/y"), None);
     }
 }

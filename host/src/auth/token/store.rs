@@ -15,8 +15,8 @@ use zeroize::Zeroizing;
 
 use super::entry::TokenEntry;
 use super::keys::{
-    ACCESSOR_PREFIX, EXPIRE_PREFIX, SALT_KEY, accessor_key, children_prefix, expire_bound,
-    expire_key, id_key, parent_key, parse_expire_key,
+    ACCESSOR_PREFIX, EXPIRE_INDEX, SALT_KEY, accessor_key, children_prefix, expire_key, id_key,
+    parent_key,
 };
 use super::ttl::{SYSTEM_MAX_TTL, TtlRequest, calculate};
 use crate::api::ApiError;
@@ -656,13 +656,7 @@ impl TokenStore {
         now_secs: u64,
         limit: usize,
     ) -> Result<Vec<(u64, String)>, TokenError> {
-        let bound = expire_bound(now_secs);
-        let keys = self.backend.scan(EXPIRE_PREFIX, None, limit)?;
-        Ok(keys
-            .iter()
-            .take_while(|k| k.as_str() < bound.as_str())
-            .filter_map(|k| parse_expire_key(k).map(|(s, h)| (s, h.to_string())))
-            .collect())
+        Ok(EXPIRE_INDEX.due(&*self.backend, now_secs, limit)?)
     }
 
     /// Handles one due slot: revokes the token (with its children and leases) if it is
