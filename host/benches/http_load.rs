@@ -1,11 +1,25 @@
-//! `cargo bench -p coffer --bench http_load [-- --quick]`: kv v2 read and write
+//! `cargo bench -p coffer --bench http_load [-- OPTIONS]`: kv v2 read and write
 //! throughput and latency over loopback HTTP, with a token limited by an ACL policy, at 1,
 //! 16 and 64 concurrent clients, on in-memory and on durable (redb, fsync per commit)
 //! storage. Prints one table; the load generator shares the machine with the server.
 //!
+//! Reads run twice per client count: "read (wasm)" through the kv engine, and "read
+//! (native)", the same request with `X-Coffer-Bench-Native: 1` on a server started with
+//! `-bench-native-kv`, answered by the host's native kv v2 reader after the same token,
+//! audit and ACL steps (the ceiling for the wasm path). The native row shows the ratio
+//! of wasm to native throughput.
+//!
 //! The server is the real one (`coffer::server::run` in dev mode, so the barrier, token
 //! store, ACL and audit hooks are all on the path), started in this process on its own
 //! runtime; clients are blocking keep-alive HTTP agents on their own threads.
+//!
+//! Options:
+//! * `--quick`: 1 s per row instead of 3 s.
+//! * `--auth-cache=off`: sets `COFFER_AUTH_CACHE=off` (no token-entry, policy or ACL
+//!   caches) for the servers this run starts.
+//! * `--pool=auto|off|always`: sets `COFFER_INSTANCE_POOL` likewise.
+//! * `--storage=memory|redb`, `--clients=1,16,64`, `--ops=wasm,native,write`: run only
+//!   those rows.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -24,10 +38,12 @@ struct Server {
 
 fn start(durable: bool) -> Server {
     let dir = durable.then(|| tempfile::tempdir().expect("tempdir"));
-    let extra: Vec<String> = dir
-        .iter()
-        .map(|d| format!("-dev-storage={}", d.path().display()))
-        .collect();
+    // Only lets the "read (native)" rows' header through; other rows do not send it.
+    let mut extra = vec!["-bench-native-kv".to_string()];
+    extra.extend(
+        dir.iter()
+            .map(|d| format!("-dev-storage={}", d.path().display())),
+    );
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -72,7 +88,36 @@ struct Outcome {
     errors: usize,
 }
 
-fn run(s: &Server, token: &str, clients: usize, write: bool, secs: f64) -> Outcome {
+/// What one row measures.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Op {
+    /// GET `secret/data/bench/c<n>` through the kv engine.
+    Wasm,
+    /// The same GET answered by the native reader.
+    Native,
+    /// POST a new version of `secret/data/bench/c<n>`.
+    Write,
+}
+
+impl Op {
+    fn label(self) -> &'static str {
+        match self {
+            Op::Wasm => "read (wasm)",
+            Op::Native => "read (native)",
+            Op::Write => "write",
+        }
+    }
+
+    fn option(self) -> &'static str {
+        match self {
+            Op::Wasm => "wasm",
+            Op::Native => "native",
+            Op::Write => "write",
+        }
+    }
+}
+
+fn run(s: &Server, token: &str, clients: usize, op: Op, secs: f64) -> Outcome {
     let stop = Arc::new(AtomicBool::new(false));
     let started = Instant::now();
     let handles: Vec<_> = (0..clients)
@@ -85,13 +130,17 @@ fn run(s: &Server, token: &str, clients: usize, write: bool, secs: f64) -> Outco
                 while !stop.load(Ordering::Relaxed) {
                     i += 1;
                     let t = Instant::now();
-                    let r = if write {
-                        agent
+                    let r = match op {
+                        Op::Write => agent
                             .post(&url)
                             .set("X-Vault-Token", &token)
-                            .send_string(&format!(r#"{{"data":{{"n":"{i}"}}}}"#))
-                    } else {
-                        agent.get(&url).set("X-Vault-Token", &token).call()
+                            .send_string(&format!(r#"{{"data":{{"n":"{i}"}}}}"#)),
+                        Op::Wasm => agent.get(&url).set("X-Vault-Token", &token).call(),
+                        Op::Native => agent
+                            .get(&url)
+                            .set("X-Vault-Token", &token)
+                            .set("X-Coffer-Bench-Native", "1")
+                            .call(),
                     };
                     match r {
                         Ok(resp) => {
@@ -128,32 +177,115 @@ fn run(s: &Server, token: &str, clients: usize, write: bool, secs: f64) -> Outco
     }
 }
 
+/// Command-line options (see the module documentation).
+struct Options {
+    secs: f64,
+    storages: Vec<bool>,
+    clients: Vec<usize>,
+    ops: Vec<Op>,
+}
+
+fn options() -> Options {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let value = |name: &str| {
+        args.iter()
+            .find_map(|a| a.strip_prefix(&format!("--{name}=")).map(str::to_string))
+    };
+    let list = |name: &str| -> Option<Vec<String>> {
+        value(name).map(|v| v.split(',').map(|s| s.trim().to_string()).collect())
+    };
+    for (option, env) in [
+        ("auth-cache", "COFFER_AUTH_CACHE"),
+        ("pool", "COFFER_INSTANCE_POOL"),
+    ] {
+        if let Some(v) = value(option) {
+            // SAFETY: called first thing in `main`, before this process starts any other
+            // thread, so nothing reads the environment concurrently.
+            unsafe { std::env::set_var(env, v) };
+        }
+    }
+    Options {
+        secs: if args.iter().any(|a| a == "--quick") {
+            1.0
+        } else {
+            3.0
+        },
+        storages: match list("storage") {
+            Some(l) => [false, true]
+                .into_iter()
+                .filter(|d| l.iter().any(|s| s == if *d { "redb" } else { "memory" }))
+                .collect(),
+            None => vec![false, true],
+        },
+        clients: match list("clients") {
+            Some(l) => l.iter().map(|c| c.parse().expect("--clients")).collect(),
+            None => CLIENTS.to_vec(),
+        },
+        ops: match list("ops") {
+            Some(l) => [Op::Wasm, Op::Native, Op::Write]
+                .into_iter()
+                .filter(|op| l.iter().any(|s| s == op.option()))
+                .collect(),
+            None => vec![Op::Wasm, Op::Native, Op::Write],
+        },
+    }
+}
+
 fn main() {
-    let quick = std::env::args().any(|a| a == "--quick");
-    let secs = if quick { 1.0 } else { 3.0 };
+    let opts = options();
     println!(
-        "{:<8} {:<6} {:>7} {:>10} {:>9} {:>9} {:>6}",
+        "COFFER_AUTH_CACHE={} COFFER_INSTANCE_POOL={}, {} s per row",
+        std::env::var("COFFER_AUTH_CACHE").unwrap_or_else(|_| "(on)".into()),
+        std::env::var("COFFER_INSTANCE_POOL").unwrap_or_else(|_| "(auto)".into()),
+        opts.secs
+    );
+    println!(
+        "{:<8} {:<13} {:>7} {:>10} {:>9} {:>9} {:>6}  wasm/native",
         "storage", "op", "clients", "ops/s", "p50 µs", "p99 µs", "errors"
     );
-    for durable in [false, true] {
+    for &durable in &opts.storages {
         let server = start(durable);
         let token = limited_token(&server);
         // Seed every client's key, then warm the path.
-        let _ = run(&server, &token, 64, true, 0.3);
-        for write in [false, true] {
-            for clients in CLIENTS {
-                let o = run(&server, &token, clients, write, secs);
-                println!(
-                    "{:<8} {:<6} {:>7} {:>10.0} {:>9.0} {:>9.0} {:>6}",
-                    if durable { "redb" } else { "memory" },
-                    if write { "write" } else { "read" },
-                    clients,
-                    o.ops_per_sec,
-                    o.p50_us,
-                    o.p99_us,
-                    o.errors
-                );
+        let _ = run(&server, &token, 64, Op::Write, 0.3);
+        let _ = run(&server, &token, 4, Op::Wasm, 0.2);
+        // Reads first, wasm and native back to back per client count so that the pair
+        // sees the same machine load; then writes.
+        let mut rows: Vec<(Op, usize)> = Vec::new();
+        for &clients in &opts.clients {
+            for op in [Op::Wasm, Op::Native] {
+                rows.push((op, clients));
             }
+        }
+        for &clients in &opts.clients {
+            rows.push((Op::Write, clients));
+        }
+        let mut last_wasm: Option<(usize, f64)> = None;
+        for (op, clients) in rows {
+            if !opts.ops.contains(&op) {
+                continue;
+            }
+            let o = run(&server, &token, clients, op, opts.secs);
+            let ratio = match (op, last_wasm) {
+                (Op::Native, Some((c, wasm))) if c == clients => {
+                    format!("{:.0} %", 100.0 * wasm / o.ops_per_sec.max(1e-9))
+                }
+                _ => String::new(),
+            };
+            if op == Op::Wasm {
+                last_wasm = Some((clients, o.ops_per_sec));
+            }
+            println!(
+                "{:<8} {:<13} {:>7} {:>10.0} {:>9.0} {:>9.0} {:>6}  {}",
+                if durable { "redb" } else { "memory" },
+                op.label(),
+                clients,
+                o.ops_per_sec,
+                o.p50_us,
+                o.p99_us,
+                o.errors,
+                ratio
+            );
         }
     }
 }

@@ -1,10 +1,13 @@
 //! The mount's private key/value storage.
 //!
-//! Keys are `/`-separated paths; the host scopes them to the mount, encrypts values and
-//! makes every successful [`put`]/[`delete`] durable before returning. Calls are not
-//! transactional: when an operation touches several keys, order the writes so that a
-//! failure half-way leaves storage readable (write new data before the record that
-//! points at it; delete the record before the data).
+//! Keys are `/`-separated paths; the host scopes them to the mount and encrypts values.
+//! For engines without outside-effect capabilities, one request's [`put`]s and
+//! [`delete`]s are committed together, atomically, when the request returns (also when
+//! it returns an error), and are dropped if it traps or times out; [`get`] sees the
+//! request's own writes meanwhile. Engines granted `aws` write through (each [`put`] is
+//! durable when it returns), so order their writes so that a failure half-way leaves
+//! storage readable (write new data before the record that points at it; delete the
+//! record before the data). See `wit/imports.wit`.
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;

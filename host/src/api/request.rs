@@ -36,6 +36,10 @@ pub struct LogicalRequest {
     pub help: bool,
     /// The client's address (`ip:port`), for the audit log.
     pub remote_address: Option<String>,
+    /// The request carried `X-Coffer-Bench-Native: 1` and the server runs with
+    /// `-bench-native-kv`: a kv v2 data read is answered natively, as the benchmark's
+    /// ceiling for the wasm path. Always `false` otherwise.
+    pub bench_native: bool,
 }
 
 impl LogicalRequest {

@@ -2,6 +2,7 @@
 
 use axum::http::StatusCode;
 use serde_json::Value;
+use serde_json::value::RawValue;
 
 use super::ApiError;
 
@@ -11,8 +12,9 @@ use super::ApiError;
 pub enum Body {
     /// A JSON value built by the host.
     Json(Value),
-    /// A JSON object as text, already validated.
-    Raw(String),
+    /// A JSON object as text. Validated once, where it is built (engine output at the
+    /// engine boundary), so encoding copies it into the envelope without parsing again.
+    Raw(Box<RawValue>),
 }
 
 /// What a handler answers.

@@ -285,7 +285,8 @@ impl<'a> ResponseFacts<'a> {
                     // Unparseable text is logged as one (hashed) string rather than
                     // dropped, so nothing the client saw is missing from the log.
                     Body::Raw(s) => Cow::Owned(
-                        serde_json::from_str(s).unwrap_or_else(|_| Value::String(s.clone())),
+                        serde_json::from_str(s.get())
+                            .unwrap_or_else(|_| Value::String(s.get().to_string())),
                     ),
                 });
                 facts.lease_id = Some(lease_id);
@@ -374,6 +375,7 @@ mod tests {
             token: token.map(|t| t.to_string().into()),
             help: false,
             remote_address: None,
+            bench_native: false,
         }
     }
 
@@ -418,7 +420,12 @@ mod tests {
         let req = request(json!({}), Some("hvs.x"));
         let resp = LogicalResponse::Envelope {
             status: StatusCode::OK,
-            data: Some(Body::Raw(r#"{"data":{"password":"s3cret"},"v":2}"#.into())),
+            data: Some(Body::Raw(
+                serde_json::value::RawValue::from_string(
+                    r#"{"data":{"password":"s3cret"},"v":2}"#.into(),
+                )
+                .unwrap(),
+            )),
             lease_id: "kv/creds/abc".into(),
             renewable: false,
             lease_duration: 0,

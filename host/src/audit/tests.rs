@@ -35,6 +35,7 @@ fn request(id: &str, data: Value) -> LogicalRequest {
         token: Some(String::from("hvs.sometoken").into()),
         help: false,
         remote_address: None,
+        bench_native: false,
     }
 }
 

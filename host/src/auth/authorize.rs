@@ -173,6 +173,7 @@ mod tests {
             token: Some(String::from("hvs.test").into()),
             help: false,
             remote_address: None,
+            bench_native: false,
         }
     }
 

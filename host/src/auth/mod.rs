@@ -17,6 +17,24 @@ pub use token_api::handle as handle_token_api;
 
 use std::sync::Arc;
 
+/// The environment variable that turns the token-entry cache ([`TokenStore`]) and the
+/// parsed-policy and ACL caches ([`policy::PolicyStore`]) off: `COFFER_AUTH_CACHE=off`.
+/// A benchmarking switch (`benches/http_load.rs --auth-cache=off`) to measure what the
+/// caches save; nothing else should need it.
+pub const AUTH_CACHE_ENV: &str = "COFFER_AUTH_CACHE";
+
+/// Whether the auth caches are on: anything but `off`, `0` or `false` in
+/// [`AUTH_CACHE_ENV`] (or its absence) means on. Read by each store when it is built,
+/// i.e. once per unseal, never per request.
+pub fn auth_caches_enabled() -> bool {
+    std::env::var(AUTH_CACHE_ENV).map_or(true, |v| {
+        !matches!(
+            v.trim().to_ascii_lowercase().as_str(),
+            "off" | "0" | "false"
+        )
+    })
+}
+
 /// An authenticated caller.
 #[derive(Clone, Default)]
 pub struct Caller {

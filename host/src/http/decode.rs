@@ -6,11 +6,17 @@ use serde_json::{Map, Value};
 
 use crate::api::{ApiError, LogicalRequest, Operation};
 
+/// The header that asks for the native kv reader (see [`LogicalRequest::bench_native`]).
+const BENCH_NATIVE_HEADER: &str = "x-coffer-bench-native";
+
 /// Decodes method, path, query, body and token. Errors are already in Vault's shape.
+/// `bench_native_kv` is the server's `-bench-native-kv`: without it the benchmark
+/// header is ignored.
 pub async fn decode(
     req: Request,
     max_body: usize,
     remote_address: Option<String>,
+    bench_native_kv: bool,
 ) -> Result<LogicalRequest, ApiError> {
     let (parts, body) = req.into_parts();
     let raw_path = parts.uri.path();
@@ -102,6 +108,11 @@ pub async fn decode(
         token: token(&parts.headers).map(zeroize::Zeroizing::new),
         help,
         remote_address,
+        bench_native: bench_native_kv
+            && parts
+                .headers
+                .get(BENCH_NATIVE_HEADER)
+                .is_some_and(|v| v.as_bytes() == b"1"),
     })
 }
 

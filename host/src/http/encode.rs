@@ -42,24 +42,25 @@ pub fn encode(resp: LogicalResponse, request_id: &str) -> Response {
             mount_type,
             injected,
         } => {
-            let data_text = match &data {
-                Some(Body::Raw(s)) => Some(s.clone()),
-                Some(Body::Json(v)) => Some(v.to_string()),
+            // Engine text is already a `RawValue` (validated at the engine boundary);
+            // host-built JSON is serialised once here.
+            let host_text;
+            let raw: Option<&RawValue> = match &data {
+                Some(Body::Raw(r)) => Some(r),
+                Some(Body::Json(v)) => match serde_json::value::to_raw_value(v) {
+                    Ok(r) => {
+                        host_text = r;
+                        Some(&host_text)
+                    }
+                    Err(e) => {
+                        return json_response(
+                            StatusCode::INTERNAL_SERVER_ERROR,
+                            json!({ "errors": [format!("response data is not valid JSON: {e}")] })
+                                .to_string(),
+                        );
+                    }
+                },
                 None => None,
-            };
-            let raw = match data_text
-                .as_deref()
-                .map(serde_json::from_str::<&RawValue>)
-                .transpose()
-            {
-                Ok(r) => r,
-                Err(e) => {
-                    return json_response(
-                        StatusCode::INTERNAL_SERVER_ERROR,
-                        json!({ "errors": [format!("response data is not valid JSON: {e}")] })
-                            .to_string(),
-                    );
-                }
             };
             let env = Envelope {
                 request_id,

@@ -38,8 +38,9 @@ async fn handle(State(core): State<Arc<Core>>, req: Request) -> Response {
         .map(|ConnectInfo(peer)| peer.0.to_string());
     let method = req.method().clone();
     let path = req.uri().path().to_string();
+    let flags = &core.settings().flags;
     let (response, request_id) =
-        match decode::decode(req, core.settings().flags.max_request_size, remote).await {
+        match decode::decode(req, flags.max_request_size, remote, flags.bench_native_kv).await {
             Ok(logical) => {
                 let id = logical.id.clone();
                 (crate::router::handle(&core, logical).await, id)

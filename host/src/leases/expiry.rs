@@ -5,9 +5,11 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use rand::Rng;
-use tokio::sync::Semaphore;
+use tokio::sync::{Notify, Semaphore};
 
 use super::LeaseManager;
+
+const NANOS: u64 = 1_000_000_000;
 
 /// Tunables of expiry and retry.
 #[derive(Debug, Clone, Copy)]
@@ -46,20 +48,35 @@ impl ExpiryConfig {
 }
 
 /// Starts the worker; it runs until the runtime shuts down.
+///
+/// Each round scans the due end of the index, past the leases still being revoked, and
+/// hands every lease not already in flight to a task (at most `concurrency` run at
+/// once; handing out waits for a free slot). A round that filled its page may have left
+/// more due leases behind, so the next round starts as soon as it has handed its page
+/// out (or, if everything it found was still in flight, as soon as one finishes).
+/// Once everything due is handed out the worker sleeps until a lease is registered or
+/// queued for revocation (`wake`), or the next second starts (index slots are whole
+/// seconds), and at most `poll`. So a backlog drains at the speed of the revocations
+/// themselves, with `concurrency` of them sharing storage commits.
 pub fn spawn_expiry_worker(manager: Arc<LeaseManager>) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
-        let slots = Arc::new(Semaphore::new(manager.config.concurrency));
+        let concurrency = manager.config.concurrency.max(1);
+        let slots = Arc::new(Semaphore::new(concurrency));
         let in_flight: Arc<Mutex<HashSet<String>>> = Arc::default();
+        let finished = Arc::new(Notify::new());
         loop {
-            let now_secs = manager.now_nanos() / 1_000_000_000;
-            let batch = manager.config.concurrency * 4;
-            let due = match manager.due(now_secs, batch) {
+            let now_secs = manager.now_nanos() / NANOS;
+            let busy = in_flight.lock().map(|s| s.len()).unwrap_or(0);
+            // Leases being revoked still sit at the front of the due range: look past them.
+            let limit = concurrency * 4 + busy;
+            let due = match manager.due(now_secs, limit) {
                 Ok(d) => d,
                 Err(e) => {
                     tracing::error!(error = %e, "cannot read the lease expiry index");
                     Vec::new()
                 }
             };
+            let page_full = due.len() >= limit;
             let mut started = 0;
             for (secs, id) in due {
                 let fresh = in_flight
@@ -73,7 +90,8 @@ pub fn spawn_expiry_worker(manager: Arc<LeaseManager>) -> tokio::task::JoinHandl
                 let Ok(permit) = slots.clone().acquire_owned().await else {
                     return;
                 };
-                let (manager, in_flight) = (manager.clone(), in_flight.clone());
+                let (manager, in_flight, finished) =
+                    (manager.clone(), in_flight.clone(), finished.clone());
                 tokio::spawn(async move {
                     if let Err(e) = manager.expire_one(secs, &id).await {
                         tracing::error!(lease = %id, error = %e, "lease expiry failed");
@@ -82,20 +100,119 @@ pub fn spawn_expiry_worker(manager: Arc<LeaseManager>) -> tokio::task::JoinHandl
                         s.remove(&id);
                     }
                     drop(permit);
+                    finished.notify_one();
                 });
             }
-            if started == 0 {
-                tokio::select! {
-                    _ = manager.wake.notified() => {}
-                    _ = tokio::time::sleep(manager.config.poll) => {}
+            if page_full {
+                if started == 0 {
+                    // All of the page is still in flight: wait for a slot to come back.
+                    tokio::select! {
+                        _ = finished.notified() => {}
+                        _ = tokio::time::sleep(manager.config.poll) => {}
+                    }
+                } else {
+                    tokio::task::yield_now().await;
                 }
-            } else {
-                tokio::task::yield_now().await;
-                // Let in-flight work finish before scanning the same due keys again.
-                if started < batch {
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                }
+                continue;
+            }
+            let next_second = Duration::from_nanos(NANOS - manager.now_nanos() % NANOS);
+            tokio::select! {
+                _ = manager.wake.notified() => {}
+                _ = tokio::time::sleep(manager.config.poll.min(next_second)) => {}
             }
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::future::Future;
+    use std::pin::Pin;
+    use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+    use std::time::Instant;
+
+    use super::*;
+    use crate::leases::{EngineCallError, LeaseEngines, LeaseEntry, NewLease, RenewTerms};
+    use crate::runtime::Clock;
+    use crate::storage::MemoryBackend;
+
+    struct Fixed(AtomicU64);
+    impl Clock for Fixed {
+        fn now_nanos(&self) -> u64 {
+            self.0.load(Ordering::SeqCst)
+        }
+    }
+
+    #[derive(Default)]
+    struct Counting(AtomicUsize);
+    impl LeaseEngines for Counting {
+        fn revoke<'a>(
+            &'a self,
+            _: &'a LeaseEntry,
+        ) -> Pin<Box<dyn Future<Output = Result<(), EngineCallError>> + Send + 'a>> {
+            Box::pin(async move {
+                tokio::task::yield_now().await;
+                self.0.fetch_add(1, Ordering::SeqCst);
+                Ok(())
+            })
+        }
+        fn renew<'a>(
+            &'a self,
+            _: &'a LeaseEntry,
+            _: u64,
+        ) -> Pin<Box<dyn Future<Output = Result<RenewTerms, EngineCallError>> + Send + 'a>>
+        {
+            Box::pin(async { Err(EngineCallError::Permanent("no".into())) })
+        }
+    }
+
+    #[tokio::test]
+    async fn a_backlog_drains_without_pausing_between_pages() {
+        let clock = Arc::new(Fixed(AtomicU64::new(1_000 * NANOS)));
+        let engines = Arc::new(Counting::default());
+        let manager = Arc::new(LeaseManager::new(
+            Arc::new(MemoryBackend::new()),
+            engines.clone(),
+            clock.clone(),
+            ExpiryConfig {
+                concurrency: 4,
+                poll: Duration::from_secs(30),
+                ..ExpiryConfig::default()
+            },
+        ));
+        let n = 2000;
+        for _ in 0..n {
+            manager
+                .register(NewLease {
+                    path: "x/creds/r",
+                    mount_path: "x/",
+                    mount_uuid: "u",
+                    ttl: 10,
+                    max_ttl: 0,
+                    mount_default_ttl: 60,
+                    mount_max_ttl: 60,
+                    renewable: false,
+                    internal: "{}",
+                    data: "{}",
+                    display_name: "t",
+                    token_hash: "",
+                })
+                .unwrap();
+        }
+        clock.0.fetch_add(20 * NANOS, Ordering::SeqCst);
+        let started = Instant::now();
+        let worker = spawn_expiry_worker(manager.clone());
+        // 500 pages of 4: a pause per page (the worker used to sleep 50 ms whenever a
+        // page was not full of new leases) would take far longer than this.
+        while engines.0.load(Ordering::SeqCst) < n {
+            assert!(
+                started.elapsed() < Duration::from_secs(5),
+                "only {} of {n} revoked",
+                engines.0.load(Ordering::SeqCst)
+            );
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        worker.abort();
+        assert!(manager.due(2_000, 10).unwrap().is_empty());
+    }
 }

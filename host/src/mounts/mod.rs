@@ -3,6 +3,7 @@
 mod entry;
 mod registry;
 mod table;
+pub mod write_lock;
 
 pub use entry::{MountConfig, MountEntry};
 pub use registry::{MountHandle, Mounts, RegistryError, Routed};

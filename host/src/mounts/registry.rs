@@ -7,6 +7,7 @@ use crate::plugins::{EngineCatalog, PluginError, PluginRegistry, ReloadReport};
 use crate::runtime::LoadedEngine;
 use crate::storage::{SharedBackend, View};
 
+use super::write_lock::{WriteGuard, WriteLocks, kv_write_key};
 use super::{MountEntry, MountError, MountTable};
 
 /// A mount ready to serve requests.
@@ -15,14 +16,28 @@ pub struct MountHandle {
     pub entry: MountEntry,
     /// The engine serving it.
     pub engine: Arc<LoadedEngine>,
-    /// Serialises mutating calls on this mount. Engines read-modify-write several keys
-    /// per request (kv's check-and-set reads the version then writes), and storage has
-    /// no transactions across calls, so concurrent writers would race. Shared by every
+    /// Orders mutating calls on this mount (see [`super::write_lock`]). Shared by every
     /// handle the mount ever has, so a write in flight on the old engine during a reload
     /// still excludes writes on the new one.
-    pub writes: Arc<tokio::sync::Mutex<()>>,
+    pub writes: Arc<WriteLocks>,
+    /// Whether the engine is the built-in kv, whose writes to different secrets may
+    /// run side by side.
+    keyed_writes: bool,
     /// The mount's storage.
     pub storage: View,
+}
+
+impl MountHandle {
+    /// Waits until a mutating call on `rest` (the path inside the mount) may run.
+    pub async fn lock_write(&self, rest: &str) -> WriteGuard<'_> {
+        let key = if self.keyed_writes {
+            let version = self.entry.options.as_ref().and_then(|o| o.get("version"));
+            kv_write_key(version.map(String::as_str), rest)
+        } else {
+            None
+        };
+        self.writes.lock(key.as_deref()).await
+    }
 }
 
 #[derive(Default)]
@@ -111,15 +126,17 @@ impl Mounts {
         backend: &SharedBackend,
         mut entry: MountEntry,
         engine: Arc<LoadedEngine>,
-        writes: Option<Arc<tokio::sync::Mutex<()>>>,
+        writes: Option<Arc<WriteLocks>>,
     ) -> Arc<MountHandle> {
         entry.running_sha256 = engine.sha256.clone();
         entry.running_version = engine.info.version.clone();
         let storage = View::new(backend.clone(), entry.storage_prefix());
+        let keyed_writes = crate::plugins::is_builtin("kv", &engine.name, &engine.sha256);
         Arc::new(MountHandle {
             entry,
             engine,
             writes: writes.unwrap_or_default(),
+            keyed_writes,
             storage,
         })
     }

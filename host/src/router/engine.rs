@@ -44,7 +44,7 @@ pub async fn call(
     let op = req.operation;
     let mutating = !matches!(op, Operation::Read | Operation::List);
     let _write_guard = if mutating {
-        Some(handle.writes.lock().await)
+        Some(handle.lock_write(rest).await)
     } else {
         None
     };
@@ -157,7 +157,7 @@ async fn success(
         Err(e) => return e.into(),
     };
     if req.operation == Operation::List {
-        let has_keys = data.as_ref().is_some_and(|d| !list_is_empty(d));
+        let has_keys = data.as_ref().is_some_and(|d| !list_is_empty(d.get()));
         if !has_keys && resp.warnings.is_empty() {
             return ApiError::not_found().into();
         }
@@ -184,10 +184,10 @@ async fn leased(
     req: &LogicalRequest,
     caller: &Caller,
     grant: wit::LeaseGrant,
-    data: Option<String>,
+    data: Option<Box<RawValue>>,
     mut warnings: Vec<String>,
 ) -> LogicalResponse {
-    let data_text = data.clone().unwrap_or_else(|| "{}".into());
+    let data_text = data.as_deref().map_or("{}", RawValue::get).to_string();
     let new = NewLease {
         path: req.path.trim_end_matches('/'),
         mount_path: &handle.entry.path,
@@ -256,7 +256,7 @@ async fn leased(
 fn envelope(
     handle: &MountHandle,
     status: StatusCode,
-    data: Option<String>,
+    data: Option<Box<RawValue>>,
     lease_duration: u64,
     warnings: Vec<String>,
 ) -> LogicalResponse {
@@ -273,8 +273,9 @@ fn envelope(
     }
 }
 
-/// Verifies engine output is a JSON object without building a tree of it.
-fn checked_object(engine: &str, data: String) -> Result<String, ApiError> {
+/// Verifies engine output is a JSON object without building a tree of it. The one
+/// validation the text gets: the result is passed to the client as it is.
+fn checked_object(engine: &str, data: String) -> Result<Box<RawValue>, ApiError> {
     let bad = |reason: String| {
         ApiError::internal(
             EngineFault::BadOutput {
@@ -284,12 +285,12 @@ fn checked_object(engine: &str, data: String) -> Result<String, ApiError> {
             .to_string(),
         )
     };
-    let raw: Box<RawValue> =
-        serde_json::from_str(&data).map_err(|e| bad(format!("invalid JSON: {e}")))?;
+    // Takes the string over instead of copying it (unless it has surrounding blanks).
+    let raw = RawValue::from_string(data).map_err(|e| bad(format!("invalid JSON: {e}")))?;
     if !raw.get().trim_start().starts_with('{') {
         return Err(bad("data is not a JSON object".into()));
     }
-    Ok(data)
+    Ok(raw)
 }
 
 fn list_is_empty(data: &str) -> bool {

@@ -47,6 +47,14 @@ pub enum EngineFault {
         /// What was wrong.
         reason: String,
     },
+    /// The call's writes could not be committed; none of them were applied.
+    #[error("engine {engine:?} finished but its writes could not be stored: {cause}")]
+    Commit {
+        /// Engine name.
+        engine: String,
+        /// The storage error.
+        cause: String,
+    },
     /// No sandbox slot could be had (the host is at its instance limit).
     #[error("engine {engine:?} could not be started: {cause}")]
     Instantiate {

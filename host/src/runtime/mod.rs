@@ -22,6 +22,7 @@ mod limits;
 pub mod pool;
 #[cfg(test)]
 mod tests;
+mod write_set;
 
 pub use cache::CodeCache;
 pub use fault::{EngineFault, LoadError};
@@ -47,6 +48,7 @@ use limits::MemoryGuard;
 use pool::{IdleBudget, PoolKey, Warm, WarmPool};
 
 use crate::storage::View;
+use write_set::WriteSet;
 
 /// How often the epoch advances; the granularity of deadlines.
 const EPOCH_TICK: Duration = Duration::from_millis(10);
@@ -86,6 +88,8 @@ pub type CallFuture<'a, R> = Pin<Box<dyn Future<Output = wasmtime::Result<R>> + 
 /// instance carries over), so nothing of one call's context reaches the next.
 pub struct CallState {
     pub(crate) storage: View,
+    /// The call's pending writes; `None` when the engine writes through.
+    pub(crate) writes: Option<WriteSet>,
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) engine_name: Arc<str>,
     pub(crate) mount_path: Arc<str>,
@@ -114,6 +118,9 @@ pub struct LoadedEngine {
     /// What a fresh instance plus `info()` cost at load (best of a few rounds when the
     /// strategy was measured, else the single load-time `info()` call).
     pub fresh_cost: Duration,
+    /// Whether calls' writes are held and committed together when the call returns
+    /// (engines without outside effects; see `runtime/write_set.rs`).
+    pub buffers_writes: bool,
     pre: EngineWorldPre<CallState>,
     pool: WarmPool,
 }
@@ -326,6 +333,7 @@ impl Runtime {
             from_cache,
             strategy: InstanceStrategy::Fresh,
             fresh_cost: Duration::ZERO,
+            buffers_writes: capabilities.is_empty(),
             pre,
             pool: WarmPool::default(),
         };
@@ -341,6 +349,7 @@ impl Runtime {
         loaded.info = info;
         loaded.strategy = match (strategy, self.pool_mode) {
             (Some(fixed), _) => fixed,
+            (None, PoolMode::Auto) if pool::is_trusted(&loaded.sha256) => InstanceStrategy::Pooled,
             (None, PoolMode::Auto) => {
                 // The first instance pays one-off costs (page faults, lazy init in the
                 // allocator); the best of a few more rounds is the steady-state cost.
@@ -416,6 +425,7 @@ impl Runtime {
     fn call_state(&self, loaded: &LoadedEngine, ctx: CallContext) -> CallState {
         CallState {
             storage: ctx.storage,
+            writes: loaded.buffers_writes.then(WriteSet::default),
             clock: self.clock.clone(),
             engine_name: loaded.name.clone(),
             mount_path: ctx.mount_path,
@@ -471,7 +481,9 @@ impl Runtime {
             f(&instance, &mut store).await
         }
         .await;
-        outcome.map_err(|e| classify(&loaded.name, &loaded.limits, store.data(), e))
+        let out = outcome.map_err(|e| classify(&loaded.name, &loaded.limits, store.data(), e))?;
+        commit_writes(&loaded.name, store.data_mut()).await?;
+        Ok(out)
     }
 
     /// One call in a warm instance of the mount (or a new one), parked again only if
@@ -505,6 +517,7 @@ impl Runtime {
         };
         match f(&instance, &mut store).await {
             Ok(out) => {
+                commit_writes(&loaded.name, store.data_mut()).await?;
                 if pool::reusable(store.data()) {
                     loaded.pool.park(key, Warm { store, instance }, &self.idle);
                 }
@@ -514,6 +527,32 @@ impl Runtime {
             Err(e) => Err(classify(&loaded.name, &loaded.limits, store.data(), e)),
         }
     }
+}
+
+/// Commits what a call that returned normally wrote (a failed call's store, with its
+/// pending writes, is simply dropped). The commit may wait for an fsync shared with
+/// other calls; it waits on a blocking thread, so async workers keep serving requests.
+async fn commit_writes(engine: &str, state: &mut CallState) -> Result<(), EngineFault> {
+    let Some(ops) = state
+        .writes
+        .as_mut()
+        .map(WriteSet::take)
+        .filter(|ops| !ops.is_empty())
+    else {
+        return Ok(());
+    };
+    let view = state.storage.clone();
+    let fault = |cause: String| {
+        tracing::error!(engine, error = %cause, "storage failed committing an engine call's writes");
+        EngineFault::Commit {
+            engine: engine.to_string(),
+            cause,
+        }
+    };
+    tokio::task::spawn_blocking(move || view.batch(&ops))
+        .await
+        .map_err(|e| fault(e.to_string()))?
+        .map_err(|e| fault(e.to_string()))
 }
 
 fn classify(engine: &str, limits: &Limits, state: &CallState, err: wasmtime::Error) -> EngineFault {

@@ -9,6 +9,9 @@
 //! rounds of every engine. An engine whose best round costs at least
 //! [`POOL_THRESHOLD`] is [`InstanceStrategy::Pooled`]; anything cheaper stays
 //! [`InstanceStrategy::Fresh`] (one instance per call, the strongest isolation). The
+//! engines built into the binary (kv, aws) are pooled regardless ([`is_trusted`]): a
+//! fresh Rust instance is cheap in absolute terms but still ~5x the cost of the kv
+//! read it serves, and their code is audited with the host's. The
 //! `COFFER_INSTANCE_POOL` environment variable overrides the choice host-wide:
 //! `off` (every engine fresh), `always` (every engine pooled: tests) or `auto` (the
 //! default, measured).
@@ -49,6 +52,16 @@ use wasmtime::Store;
 
 use super::CallState;
 use super::bindings::EngineWorld;
+
+/// Whether the component is one of the engines built into this binary. Their code is
+/// ours, so reusing an instance within one mount risks nothing a fresh one would
+/// prevent, and a warm kv read costs ~22 µs against ~130 µs fresh: built-ins are pooled
+/// under `auto` whatever their measured cost (docs/benchmarks.md, "Instance strategy").
+pub fn is_trusted(sha256: &str) -> bool {
+    ["kv", "aws"]
+        .iter()
+        .any(|name| crate::plugins::is_builtin(name, name, sha256))
+}
 
 /// Fresh-instance cost (instantiate + `info()`, best of a few) from which an engine is
 /// pooled. Rust engines measure ~50–150 µs; Python and JavaScript engines several ms.

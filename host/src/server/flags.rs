@@ -46,6 +46,12 @@ pub struct ServerFlags {
     pub storage: Option<super::config::StorageConfig>,
     /// From the config file: the listener's TLS files.
     pub tls: Option<super::config::TlsFiles>,
+    /// `-bench-native-kv` (hidden, not in [`USAGE`]): lets a kv v2 `data/<path>` read
+    /// carrying `X-Coffer-Bench-Native: 1` be answered by the host's native reader
+    /// ([`crate::router`]'s `native_kv`) instead of the wasm engine. It exists only as
+    /// the ceiling the wasm path is measured against (`benches/http_load.rs`); without
+    /// it the header is ignored.
+    pub bench_native_kv: bool,
 }
 
 impl Default for ServerFlags {
@@ -73,6 +79,7 @@ impl Default for ServerFlags {
             max_request_duration: Duration::from_secs(90),
             storage: None,
             tls: None,
+            bench_native_kv: false,
         }
     }
 }
@@ -119,7 +126,13 @@ pub fn parse(args: &[String]) -> Result<ServerFlags, String> {
         };
         let is_bool = matches!(
             name,
-            "dev" | "dev-no-store-token" | "dev-kv-v1" | "plugin-dir-watch" | "h" | "help"
+            "dev"
+                | "dev-no-store-token"
+                | "dev-kv-v1"
+                | "plugin-dir-watch"
+                | "bench-native-kv"
+                | "h"
+                | "help"
         );
         let value = if is_bool {
             inline.clone()
@@ -150,6 +163,8 @@ pub fn parse(args: &[String]) -> Result<ServerFlags, String> {
             "dev-no-store-token" => f.dev_no_store_token = flag_bool()?,
             "dev-kv-v1" => f.dev_kv_v1 = flag_bool()?,
             "plugin-dir-watch" => f.plugin_dir_watch = flag_bool()?,
+            // Hidden on purpose: a benchmarking switch, not an operator setting.
+            "bench-native-kv" => f.bench_native_kv = flag_bool()?,
             "dev-listen-address" => f.listen_address = text(),
             "dev-root-token-id" => f.dev_root_token_id = Some(text()),
             "dev-storage" => f.dev_storage = Some(PathBuf::from(text())),
@@ -264,6 +279,8 @@ mod tests {
                 .engine_timeout,
             Duration::from_millis(250)
         );
+        assert!(!f.bench_native_kv);
+        assert!(parse(&args(&["-bench-native-kv"])).unwrap().bench_native_kv);
         assert!(parse(&args(&["-bogus"])).is_err());
         assert!(parse(&args(&["-dev-root-token-id"])).is_err());
     }

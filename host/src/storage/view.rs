@@ -1,6 +1,6 @@
 //! A backend scoped to one key prefix.
 
-use super::{SharedBackend, StorageError, validate_key, validate_value};
+use super::{BatchOp, SharedBackend, StorageError, validate_key, validate_value};
 
 /// A window onto a backend under `prefix`: keys given to it are relative, so whoever
 /// holds a view (an engine instance) cannot name a key outside it.
@@ -55,6 +55,27 @@ impl View {
             validate_key(prefix.trim_end_matches('/'))?;
         }
         self.backend.list(&format!("{}{prefix}", self.prefix))
+    }
+
+    /// Applies relative puts and deletes atomically.
+    pub fn batch(&self, ops: &[BatchOp]) -> Result<(), StorageError> {
+        let ops = ops
+            .iter()
+            .map(|op| {
+                Ok(match op {
+                    BatchOp::Put(k, v) => {
+                        validate_key(k)?;
+                        validate_value(v)?;
+                        BatchOp::Put(format!("{}{k}", self.prefix), v.clone())
+                    }
+                    BatchOp::Delete(k) => {
+                        validate_key(k)?;
+                        BatchOp::Delete(format!("{}{k}", self.prefix))
+                    }
+                })
+            })
+            .collect::<Result<Vec<_>, StorageError>>()?;
+        self.backend.batch(&ops)
     }
 
     /// Deletes everything in the view.

@@ -458,6 +458,7 @@ mod tests {
             token: None,
             help: false,
             remote_address: None,
+            bench_native: false,
         }
     }
 

@@ -95,6 +95,10 @@ pub struct PolicyStore {
     /// Serialises writes and deletes so a storage write and its cache invalidation are
     /// not interleaved with another's.
     writes: Mutex<()>,
+    /// `false` under `COFFER_AUTH_CACHE=off` ([`crate::auth::AUTH_CACHE_ENV`]): every
+    /// check reads, parses and compiles the policies again, to measure what the caches
+    /// save.
+    cache_enabled: bool,
 }
 
 impl PolicyStore {
@@ -105,6 +109,7 @@ impl PolicyStore {
             caches: RwLock::new(Caches::default()),
             generation: AtomicU64::new(0),
             writes: Mutex::new(()),
+            cache_enabled: crate::auth::auth_caches_enabled(),
         }
     }
 
@@ -127,7 +132,9 @@ impl PolicyStore {
             return Ok(Arc::new(Acl::root()));
         }
         let generation = self.generation.load(Ordering::Acquire);
-        if let Some(acl) = self.read_caches()?.acls.get(&key) {
+        if self.cache_enabled
+            && let Some(acl) = self.read_caches()?.acls.get(&key)
+        {
             return Ok(acl.clone());
         }
         let mut loaded = Vec::with_capacity(key.len());
@@ -137,6 +144,9 @@ impl PolicyStore {
             }
         }
         let acl = Arc::new(Acl::new(loaded.iter().map(|p| p.as_ref())));
+        if !self.cache_enabled {
+            return Ok(acl);
+        }
         let mut caches = self.write_caches()?;
         if self.generation.load(Ordering::Acquire) == generation {
             if caches.acls.len() >= MAX_CACHED_ACLS {
@@ -155,7 +165,9 @@ impl PolicyStore {
             return Ok(Some(Arc::new(Policy::root())));
         }
         let generation = self.generation.load(Ordering::Acquire);
-        if let Some(p) = self.read_caches()?.parsed.get(&name) {
+        if self.cache_enabled
+            && let Some(p) = self.read_caches()?.parsed.get(&name)
+        {
             return Ok(Some(p.clone()));
         }
         let policy = match self.backend.get(&key(&name))? {
@@ -175,6 +187,9 @@ impl PolicyStore {
             None => return Ok(None),
         };
         let policy = Arc::new(policy);
+        if !self.cache_enabled {
+            return Ok(Some(policy));
+        }
         let mut caches = self.write_caches()?;
         if self.generation.load(Ordering::Acquire) == generation {
             caches.parsed.insert(name, policy.clone());

@@ -1,9 +1,11 @@
 //! The token store: creating, authenticating, renewing and revoking tokens.
 //!
-//! Nothing is cached in memory: every entry lives in the (barrier-encrypted) backend
-//! under its salted hash, with an accessor index, a parent → children index and a
-//! time-ordered expiry index, so start-up reads nothing but the salt and the expiry
-//! worker walks only the due end of the index.
+//! Every entry lives in the (barrier-encrypted) backend under its salted hash, with an
+//! accessor index, a parent → children index and a time-ordered expiry index, so
+//! start-up reads nothing but the salt and the expiry worker walks only the due end of
+//! the index. Entries read recently are kept in a bounded in-memory cache, which every
+//! write of an entry invalidates (`COFFER_AUTH_CACHE=off` turns it off for
+//! benchmarking).
 
 use std::collections::HashMap;
 use std::collections::{BTreeMap, HashSet};
@@ -139,6 +141,9 @@ pub struct TokenStore {
     /// Bumped after every entry write, so a read that raced with a write never caches
     /// what it read.
     generation: AtomicU64,
+    /// `false` under `COFFER_AUTH_CACHE=off` ([`crate::auth::AUTH_CACHE_ENV`]): every
+    /// lookup reads storage, to measure what the cache saves.
+    cache_enabled: bool,
 }
 
 /// Most entries kept in [`TokenStore`]'s cache; it is emptied when full (simple, and
@@ -190,6 +195,7 @@ impl TokenStore {
             wake: Arc::new(tokio::sync::Notify::new()),
             cache: RwLock::new(HashMap::new()),
             generation: AtomicU64::new(0),
+            cache_enabled: crate::auth::auth_caches_enabled(),
         }
     }
 
@@ -219,7 +225,9 @@ impl TokenStore {
 
     /// Reads an entry by hash, dead or alive.
     pub fn get(&self, hash: &str) -> Result<Option<TokenEntry>, TokenError> {
-        if let Some(hit) = self.cache.read().ok().and_then(|c| c.get(hash).cloned()) {
+        if self.cache_enabled
+            && let Some(hit) = self.cache.read().ok().and_then(|c| c.get(hash).cloned())
+        {
             return Ok(Some((*hit).clone()));
         }
         let generation = self.generation.load(Ordering::Acquire);
@@ -228,7 +236,8 @@ impl TokenStore {
         };
         let entry: TokenEntry =
             serde_json::from_slice(&bytes).map_err(|e| TokenError::Corrupt(e.to_string()))?;
-        if self.generation.load(Ordering::Acquire) == generation
+        if self.cache_enabled
+            && self.generation.load(Ordering::Acquire) == generation
             && let Ok(mut cache) = self.cache.write()
         {
             if cache.len() >= CACHE_ENTRIES {
