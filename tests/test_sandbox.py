@@ -140,3 +140,13 @@ def test_sneaky_import_rejected(server):
     mounts = server.get("sys/mounts").json()["data"]
     assert "sneaky-mount/" not in mounts, "nothing may be mounted"
     assert_errors(server.get("sneaky-mount/anything"), 404, "no handler for route")
+
+
+def test_a_call_that_fails_after_writing_leaves_no_write_behind(server, hostile):
+    # An engine call's writes are committed together when it returns; this one stores
+    # an entry and then panics, so the entry must never appear.
+    assert assert_json(server.get(f"{hostile}/half"), 200)["data"] == {"present": False}
+    assert_errors(server.post(f"{hostile}/half", json={}, timeout=30), 500, "hostile")
+    body = assert_json(server.get(f"{hostile}/half"), 200)
+    assert body["data"] == {"present": False}, body
+    still_healthy(server, hostile)

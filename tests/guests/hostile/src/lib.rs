@@ -8,7 +8,11 @@
 //!   memory to build it; the host's response limit should refuse it);
 //! * `ok`    — writes and reads back one storage entry and answers `{"ok":true}`, to
 //!   show the host still serves the engine after the others;
+//! * `half`  — answers `{"present": bool}`: whether a `write` to `half` ever landed;
 //! * anything else — `unsupported path`.
+//!
+//! `write` on `half` stores the `half` entry and then panics: the host must drop that
+//! write with the failed call.
 //!
 //! It uses wit-bindgen directly rather than the SDK, so the tests do not depend on the
 //! SDK behaving.
@@ -46,11 +50,21 @@ impl Guest for Hostile {
             "panic" => panic!("hostile engine panics on purpose"),
             "huge" => Ok(answer(huge_json())),
             "ok" => ok(),
+            "half" => {
+                let present = storage::get("half")
+                    .map_err(|e| Error::Internal(format!("{e:?}")))?
+                    .is_some();
+                Ok(answer(format!(r#"{{"present":{present}}}"#)))
+            }
             _ => Err(Error::UnsupportedPath),
         }
     }
 
-    fn write(_req: Request) -> Result<Response, Error> {
+    fn write(req: Request) -> Result<Response, Error> {
+        if req.path == "half" {
+            storage::put("half", b"1").map_err(|e| Error::Internal(format!("{e:?}")))?;
+            panic!("hostile engine panics after a write");
+        }
         Err(Error::UnsupportedOperation)
     }
 
