@@ -253,7 +253,8 @@ async fn leased(
     }
 }
 
-fn envelope(
+/// The envelope of an engine-served response with `data` as the engine gave it.
+pub(super) fn envelope(
     handle: &MountHandle,
     status: StatusCode,
     data: Option<Box<RawValue>>,

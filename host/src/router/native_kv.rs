@@ -28,7 +28,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use serde_json::value::RawValue;
 
-use crate::api::{ApiError, Body, LogicalRequest, LogicalResponse, Operation};
+use crate::api::{ApiError, LogicalRequest, LogicalResponse, Operation};
 use crate::app::App;
 use crate::mounts::MountHandle;
 use crate::util::time::rfc3339_nanos;
@@ -174,15 +174,11 @@ fn answer(
         metadata: shown_version,
     })
     .map_err(|e| ApiError::internal(e.to_string()))?;
-    Ok(LogicalResponse::Envelope {
+    Ok(super::engine::envelope(
+        handle,
         status,
-        data: Some(Body::Raw(text)),
-        lease_id: String::new(),
-        renewable: false,
-        lease_duration: 0,
-        warnings: Vec::new(),
-        auth: None,
-        mount_type: handle.entry.kind.clone(),
-        injected: false,
-    })
+        Some(text),
+        0,
+        Vec::new(),
+    ))
 }
