@@ -126,50 +126,18 @@ pub fn spawn_expiry_worker(manager: Arc<LeaseManager>) -> tokio::task::JoinHandl
 
 #[cfg(test)]
 mod tests {
-    use std::future::Future;
-    use std::pin::Pin;
-    use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
     use std::time::Instant;
 
     use super::*;
-    use crate::leases::{EngineCallError, LeaseEngines, LeaseEntry, NewLease, RenewTerms};
-    use crate::runtime::Clock;
+    use crate::leases::NewLease;
+    use crate::leases::manager::tests::FakeEngines;
+    use crate::runtime::imports::ManualClock;
     use crate::storage::MemoryBackend;
-
-    struct Fixed(AtomicU64);
-    impl Clock for Fixed {
-        fn now_nanos(&self) -> u64 {
-            self.0.load(Ordering::SeqCst)
-        }
-    }
-
-    #[derive(Default)]
-    struct Counting(AtomicUsize);
-    impl LeaseEngines for Counting {
-        fn revoke<'a>(
-            &'a self,
-            _: &'a LeaseEntry,
-        ) -> Pin<Box<dyn Future<Output = Result<(), EngineCallError>> + Send + 'a>> {
-            Box::pin(async move {
-                tokio::task::yield_now().await;
-                self.0.fetch_add(1, Ordering::SeqCst);
-                Ok(())
-            })
-        }
-        fn renew<'a>(
-            &'a self,
-            _: &'a LeaseEntry,
-            _: u64,
-        ) -> Pin<Box<dyn Future<Output = Result<RenewTerms, EngineCallError>> + Send + 'a>>
-        {
-            Box::pin(async { Err(EngineCallError::Permanent("no".into())) })
-        }
-    }
 
     #[tokio::test]
     async fn a_backlog_drains_without_pausing_between_pages() {
-        let clock = Arc::new(Fixed(AtomicU64::new(1_000 * NANOS)));
-        let engines = Arc::new(Counting::default());
+        let clock = Arc::new(ManualClock::at_secs(1_000));
+        let engines = Arc::new(FakeEngines::default());
         let manager = Arc::new(LeaseManager::new(
             Arc::new(MemoryBackend::new()),
             engines.clone(),
@@ -199,16 +167,16 @@ mod tests {
                 })
                 .unwrap();
         }
-        clock.0.fetch_add(20 * NANOS, Ordering::SeqCst);
+        clock.advance_secs(20);
         let started = Instant::now();
         let worker = spawn_expiry_worker(manager.clone());
         // 500 pages of 4: a pause per page (the worker used to sleep 50 ms whenever a
         // page was not full of new leases) would take far longer than this.
-        while engines.0.load(Ordering::SeqCst) < n {
+        while engines.revocations() < n {
             assert!(
                 started.elapsed() < Duration::from_secs(5),
                 "only {} of {n} revoked",
-                engines.0.load(Ordering::SeqCst)
+                engines.revocations()
             );
             tokio::time::sleep(Duration::from_millis(5)).await;
         }

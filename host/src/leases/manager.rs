@@ -461,29 +461,29 @@ impl LeaseManager {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use std::future::Future;
     use std::pin::Pin;
     use std::sync::Mutex;
-    use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+    use std::sync::atomic::{AtomicBool, Ordering};
 
     use super::*;
     use crate::leases::RenewTerms;
+    use crate::runtime::imports::ManualClock;
     use crate::storage::MemoryBackend;
 
-    /// A clock tests move by hand, so expiry needs no sleeping.
+    /// Engines that record what they revoke, or fail while `failing` is set.
     #[derive(Default)]
-    struct FakeClock(AtomicU64);
-    impl Clock for FakeClock {
-        fn now_nanos(&self) -> u64 {
-            self.0.load(Ordering::SeqCst)
-        }
+    pub(in crate::leases) struct FakeEngines {
+        pub(in crate::leases) revoked: Mutex<Vec<String>>,
+        failing: AtomicBool,
     }
 
-    #[derive(Default)]
-    struct FakeEngines {
-        revoked: Mutex<Vec<String>>,
-        failing: AtomicBool,
+    impl FakeEngines {
+        /// How many leases were revoked.
+        pub(in crate::leases) fn revocations(&self) -> usize {
+            self.revoked.lock().unwrap().len()
+        }
     }
     impl LeaseEngines for FakeEngines {
         fn revoke<'a>(
@@ -491,6 +491,8 @@ mod tests {
             entry: &'a LeaseEntry,
         ) -> Pin<Box<dyn Future<Output = Result<(), EngineCallError>> + Send + 'a>> {
             Box::pin(async move {
+                // Suspend once, as a real engine call does.
+                tokio::task::yield_now().await;
                 if self.failing.load(Ordering::SeqCst) {
                     return Err(EngineCallError::Transient("upstream down".into()));
                 }
@@ -515,9 +517,8 @@ mod tests {
         }
     }
 
-    fn setup() -> (LeaseManager, Arc<FakeClock>, Arc<FakeEngines>) {
-        let clock = Arc::new(FakeClock::default());
-        clock.0.store(1_000 * NANOS, Ordering::SeqCst);
+    fn setup() -> (LeaseManager, Arc<ManualClock>, Arc<FakeEngines>) {
+        let clock = Arc::new(ManualClock::at_secs(1_000));
         let engines = Arc::new(FakeEngines::default());
         let mgr = LeaseManager::new(
             Arc::new(MemoryBackend::new()),
@@ -559,7 +560,7 @@ mod tests {
         assert_eq!(timing.ttl, 30);
         run_due(&mgr).await;
         assert!(engines.revoked.lock().unwrap().is_empty(), "not due yet");
-        clock.0.fetch_add(31 * NANOS, Ordering::SeqCst);
+        clock.advance_secs(31);
         run_due(&mgr).await;
         assert_eq!(*engines.revoked.lock().unwrap(), vec![id.clone()]);
         assert!(mgr.lookup(&id).unwrap().is_none());
@@ -567,7 +568,7 @@ mod tests {
         engines.failing.store(true, Ordering::SeqCst);
         let (id2, _) = mgr.register(new_lease(5, 0)).unwrap();
         for _ in 0..6 {
-            clock.0.fetch_add(100_000 * NANOS, Ordering::SeqCst);
+            clock.advance_secs(100_000);
             run_due(&mgr).await;
         }
         let entry = mgr.lookup(&id2).unwrap().unwrap();
@@ -607,16 +608,16 @@ mod tests {
     async fn renewal_moves_expiry_up_to_the_max() {
         let (mgr, clock, _) = setup();
         let (id, _) = mgr.register(new_lease(60, 120)).unwrap();
-        clock.0.fetch_add(50 * NANOS, Ordering::SeqCst);
+        clock.advance_secs(50);
         let (entry, timing) = mgr.renew(&id, 0).await.unwrap();
         assert_eq!(timing.ttl, 60);
         assert_eq!(entry.expire_time, 1_110 * NANOS);
-        clock.0.fetch_add(50 * NANOS, Ordering::SeqCst);
+        clock.advance_secs(50);
         let (_, timing) = mgr.renew(&id, 600).await.unwrap();
         assert_eq!(timing.ttl, 20, "capped at issue + max_ttl");
         assert!(timing.warning.is_some());
         // The old index slot is gone: only one due entry at the new expiry.
-        clock.0.fetch_add(21 * NANOS, Ordering::SeqCst);
+        clock.advance_secs(21);
         assert_eq!(mgr.due(mgr.now() / NANOS, 10).unwrap().len(), 1);
     }
 }

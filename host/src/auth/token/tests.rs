@@ -2,25 +2,16 @@
 
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use super::*;
 use crate::leases::{
     EngineCallError, ExpiryConfig, LeaseEngines, LeaseEntry, LeaseManager, NewLease, RenewTerms,
 };
-use crate::runtime::Clock;
+use crate::runtime::imports::ManualClock;
 use crate::storage::{MemoryBackend, SharedBackend};
 
 const NANOS: u64 = 1_000_000_000;
-
-#[derive(Default)]
-struct FakeClock(AtomicU64);
-impl Clock for FakeClock {
-    fn now_nanos(&self) -> u64 {
-        self.0.load(Ordering::SeqCst)
-    }
-}
 
 #[derive(Default)]
 struct FakeEngines(Mutex<Vec<String>>);
@@ -45,15 +36,14 @@ impl LeaseEngines for FakeEngines {
 
 struct Fixture {
     backend: SharedBackend,
-    clock: Arc<FakeClock>,
+    clock: Arc<ManualClock>,
     tokens: TokenStore,
     leases: LeaseManager,
 }
 
 fn fixture() -> Fixture {
     let backend: SharedBackend = Arc::new(MemoryBackend::new());
-    let clock = Arc::new(FakeClock::default());
-    clock.0.store(1_000_000 * NANOS, Ordering::SeqCst);
+    let clock = Arc::new(ManualClock::at_secs(1_000_000));
     let tokens = TokenStore::open(backend.clone(), clock.clone()).unwrap();
     let leases = LeaseManager::new(
         backend.clone(),
@@ -83,7 +73,7 @@ fn child_of(parent: &str, ttl: u64) -> NewToken {
 
 impl Fixture {
     fn advance(&self, secs: u64) {
-        self.clock.0.fetch_add(secs * NANOS, Ordering::SeqCst);
+        self.clock.advance_secs(secs);
     }
     fn sweep(&self) -> usize {
         let now = self.tokens.now() / NANOS;

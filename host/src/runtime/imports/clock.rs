@@ -25,6 +25,32 @@ impl Clock for SystemClock {
     }
 }
 
+/// A clock tests set and move by hand, so expiry needs no sleeping.
+#[cfg(test)]
+#[derive(Debug, Default)]
+pub struct ManualClock(std::sync::atomic::AtomicU64);
+
+#[cfg(test)]
+impl ManualClock {
+    /// A clock reading `secs` seconds after the epoch.
+    pub fn at_secs(secs: u64) -> Self {
+        Self(std::sync::atomic::AtomicU64::new(secs * 1_000_000_000))
+    }
+
+    /// Moves the clock forward by `secs` seconds.
+    pub fn advance_secs(&self, secs: u64) {
+        self.0
+            .fetch_add(secs * 1_000_000_000, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+#[cfg(test)]
+impl Clock for ManualClock {
+    fn now_nanos(&self) -> u64 {
+        self.0.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
 /// The system clock shifted by a fixed offset: `coffer server -dev -dev-clock-offset=10m`
 /// lets tests (and curious operators) see what engines and leases do in the future
 /// without waiting or faking the process's time.

@@ -9,6 +9,8 @@ mod log;
 mod random;
 mod storage;
 
+#[cfg(test)]
+pub use clock::ManualClock;
 pub use clock::{Clock, OffsetClock, SystemClock};
 pub(crate) use log::initial_budget as log_budget;
 
