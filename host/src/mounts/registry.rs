@@ -131,7 +131,7 @@ impl Mounts {
         entry.running_sha256 = engine.sha256.clone();
         entry.running_version = engine.info.version.clone();
         let storage = View::new(backend.clone(), entry.storage_prefix());
-        let keyed_writes = crate::plugins::is_builtin("kv", &engine.name, &engine.sha256);
+        let keyed_writes = crate::plugins::builtin_by_digest(&engine.sha256) == Some("kv");
         Arc::new(MountHandle {
             entry,
             engine,

@@ -44,17 +44,19 @@ pub fn component(name: &str) -> Option<&'static [u8]> {
     all().get(name).map(|b| b.wasm)
 }
 
-/// Whether an engine loaded as `loaded_name` with component `sha256` is the built-in
-/// engine `name` (a plugin registered under a built-in's name is not).
-pub fn is_builtin(name: &str, loaded_name: &str, sha256: &str) -> bool {
-    use std::collections::HashMap;
+/// The name of the built-in engine whose component has digest `sha256`, if any (a
+/// plugin registered under a built-in's name with other bytes is not one).
+pub fn name_by_digest(sha256: &str) -> Option<&'static str> {
     use std::sync::OnceLock;
-    static DIGESTS: OnceLock<HashMap<&'static str, String>> = OnceLock::new();
-    let digests = DIGESTS.get_or_init(|| {
-        all()
-            .into_iter()
-            .map(|(n, b)| (n, crate::runtime::sha256_hex(b.wasm)))
-            .collect()
-    });
-    name == loaded_name && digests.get(name).is_some_and(|d| d == sha256)
+    static DIGESTS: OnceLock<Vec<(&'static str, String)>> = OnceLock::new();
+    DIGESTS
+        .get_or_init(|| {
+            all()
+                .into_iter()
+                .map(|(n, b)| (n, crate::runtime::sha256_hex(b.wasm)))
+                .collect()
+        })
+        .iter()
+        .find(|(_, d)| d == sha256)
+        .map(|(n, _)| *n)
 }

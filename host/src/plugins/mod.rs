@@ -9,7 +9,7 @@ mod registry;
 mod version;
 mod watch;
 
-pub use builtin::{component as builtin_component, is_builtin};
+pub use builtin::{component as builtin_component, name_by_digest as builtin_by_digest};
 pub use registry::{PluginRecord, PluginRegistry, RegisterRequest, ReloadReport};
 pub use version::{canonical_version, compare_versions};
 pub use watch::spawn_watcher;

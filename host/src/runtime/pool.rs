@@ -58,9 +58,7 @@ use super::bindings::EngineWorld;
 /// prevent, and a warm kv read costs ~22 µs against ~130 µs fresh: built-ins are pooled
 /// under `auto` whatever their measured cost (docs/benchmarks.md, "Instance strategy").
 pub fn is_trusted(sha256: &str) -> bool {
-    ["kv", "aws"]
-        .iter()
-        .any(|name| crate::plugins::is_builtin(name, name, sha256))
+    crate::plugins::builtin_by_digest(sha256).is_some()
 }
 
 /// Fresh-instance cost (instantiate + `info()`, best of a few) from which an engine is
