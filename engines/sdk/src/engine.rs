@@ -1,5 +1,8 @@
 //! The trait an engine implements, and the glue between it and the WIT exports.
 
+use std::cell::RefCell;
+use std::rc::Rc;
+
 use serde_json::{Map, Value};
 
 use crate::bindings::coffer::engine::types as wit;
@@ -18,9 +21,12 @@ pub trait Engine {
     /// storage.
     fn info() -> Info;
 
-    /// Builds the routes for a request arriving through `mount`. Called once per
-    /// request, so it can depend on mount options (kv picks v1 or v2 routes by the
-    /// `version` option). An error here fails the request.
+    /// Builds the routes for requests arriving through `mount`; it can depend on mount
+    /// options (kv picks v1 or v2 routes by the `version` option), and on nothing
+    /// else: an instance that serves several calls of one mount builds its router on
+    /// the first and reuses it while the mount (path, accessor, options, TTLs) stays
+    /// the same. An error here fails the request (and is not kept: the next request
+    /// calls this again).
     fn router(mount: &Mount) -> Result<Router>;
 
     /// Renews a lease this engine granted as renewable: returns the new terms, or an
@@ -138,8 +144,43 @@ pub struct LeaseTerms {
 /// Runs one request through the engine's router: the path every exported request
 /// function takes. Public for tests that want to exercise an engine natively.
 pub fn dispatch<E: Engine>(req: Request) -> Result<crate::Response> {
-    let router = E::router(req.mount())?;
+    let router = router_for::<E>(req.mount())?;
     router.handle(req)
+}
+
+/// The router last built, and for which engine and mount.
+struct BuiltRouter {
+    engine: &'static str,
+    mount: Mount,
+    router: Rc<Router>,
+}
+
+thread_local! {
+    // Building a router allocates every pattern and handler; a warm instance serving
+    // many requests of one mount builds it once (`Engine::router` is a function of the
+    // mount alone). A wasm instance has one thread, so this is one slot per instance.
+    static LAST_ROUTER: RefCell<Option<BuiltRouter>> = const { RefCell::new(None) };
+}
+
+/// `E`'s router for `mount`: the one built last if it was built for the same engine
+/// and an identical mount, else a new one (which then replaces it).
+fn router_for<E: Engine>(mount: &Mount) -> Result<Rc<Router>> {
+    let engine = std::any::type_name::<E>();
+    let reused = LAST_ROUTER.with_borrow(|last| {
+        last.as_ref()
+            .filter(|b| b.engine == engine && b.mount == *mount)
+            .map(|b| b.router.clone())
+    });
+    if let Some(router) = reused {
+        return Ok(router);
+    }
+    let router = Rc::new(E::router(mount)?);
+    LAST_ROUTER.set(Some(BuiltRouter {
+        engine,
+        mount: mount.clone(),
+        router: router.clone(),
+    }));
+    Ok(router)
 }
 
 /// The glue the [`export_engine!`](crate::export_engine) macro expands to. Not a
@@ -187,5 +228,64 @@ pub mod glue {
 
     pub fn periodic<E: Engine>(mount: wit::Mount) -> core::result::Result<(), wit::Error> {
         E::periodic(&Mount::from_wit(mount)).map_err(Error::into_wit)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::cell::Cell;
+
+    use serde_json::json;
+
+    use super::*;
+    use crate::{Operation, Response};
+
+    thread_local! {
+        static BUILT: Cell<u32> = const { Cell::new(0) };
+    }
+
+    /// Answers `who` with its name and the mount's `flavour` option; counts router builds.
+    struct Named<const N: u8>;
+
+    impl<const N: u8> Engine for Named<N> {
+        fn info() -> Info {
+            Info::new("named", "v0.0.1", "")
+        }
+
+        fn router(mount: &Mount) -> Result<Router> {
+            BUILT.set(BUILT.get() + 1);
+            let flavour = mount.option("flavour").unwrap_or_default().to_string();
+            let mut router = Router::new();
+            router
+                .path("who")
+                .read(move |_| Ok(Response::data(json!({"engine": N, "flavour": flavour}))));
+            Ok(router)
+        }
+    }
+
+    fn who<E: Engine>(flavour: &str) -> Value {
+        let mut mount = Mount::default();
+        mount.options.insert("flavour".into(), flavour.into());
+        let req = Request::new(Operation::Read, "who").with_mount(mount);
+        dispatch::<E>(req)
+            .ok()
+            .and_then(|r| r.data_value().cloned())
+            .unwrap_or_default()
+    }
+
+    #[test]
+    fn a_router_is_built_once_per_engine_and_mount() {
+        BUILT.set(0);
+        assert_eq!(who::<Named<1>>("a"), json!({"engine": 1, "flavour": "a"}));
+        assert_eq!(who::<Named<1>>("a"), json!({"engine": 1, "flavour": "a"}));
+        assert_eq!(BUILT.get(), 1, "same engine and mount: built once");
+        assert_eq!(who::<Named<1>>("b"), json!({"engine": 1, "flavour": "b"}));
+        assert_eq!(who::<Named<2>>("b"), json!({"engine": 2, "flavour": "b"}));
+        assert_eq!(
+            BUILT.get(),
+            3,
+            "another mount or engine gets its own router"
+        );
+        assert_eq!(who::<Named<1>>("a"), json!({"engine": 1, "flavour": "a"}));
     }
 }

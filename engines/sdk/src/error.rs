@@ -81,7 +81,10 @@ impl Error {
     pub(crate) fn into_wit(self) -> wit::Error {
         match self {
             Error::InvalidRequest(m) => wit::Error::InvalidRequest(m),
-            Error::NotFound(data) => wit::Error::NotFound(data.map(|d| d.to_string())),
+            // Serialising a `Value` cannot fail (its map keys are strings).
+            Error::NotFound(data) => {
+                wit::Error::NotFound(data.map(|d| serde_json::to_string(&d).unwrap_or_default()))
+            }
             Error::UnsupportedPath => wit::Error::UnsupportedPath,
             Error::UnsupportedOperation => wit::Error::UnsupportedOperation,
             Error::PermissionDenied(m) => wit::Error::PermissionDenied(m),

@@ -1,6 +1,9 @@
 //! What a handler answers.
 
+use std::cell::OnceCell;
+
 use serde::Serialize;
+use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
 use crate::bindings::coffer::engine::types as wit;
@@ -15,12 +18,34 @@ use crate::error::{Error, Result};
 /// Response::data(json!({"version": 3}))
 ///     .warning("max_versions is ignored")
 /// ```
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct Response {
-    data: Option<Value>,
+    data: Option<Data>,
     lease: Option<LeaseGrant>,
     refresh_interval: Option<u64>,
     warnings: Vec<String>,
+}
+
+/// A response's data, as a tree or as the JSON text [`Response::serialize`] wrote.
+#[derive(Debug, Clone)]
+enum Data {
+    Value(Value),
+    /// Handed to the host as it is: a handler that serialises a struct never builds a
+    /// `Value` tree. Parsed only if someone asks for [`Response::data_value`] (tests).
+    Json {
+        text: Box<RawValue>,
+        parsed: OnceCell<Value>,
+    },
+}
+
+impl PartialEq for Response {
+    /// Responses are equal when they carry the same JSON, however it is held.
+    fn eq(&self, other: &Self) -> bool {
+        self.data_value() == other.data_value()
+            && self.lease == other.lease
+            && self.refresh_interval == other.refresh_interval
+            && self.warnings == other.warnings
+    }
 }
 
 impl Response {
@@ -33,7 +58,7 @@ impl Response {
     /// turns into a `500` when the response is handed to the host).
     pub fn data(data: Value) -> Self {
         Response {
-            data: Some(data),
+            data: Some(Data::Value(data)),
             ..Response::default()
         }
     }
@@ -44,8 +69,19 @@ impl Response {
     }
 
     /// A response whose `data` is `value` serialised with serde (a struct or map).
+    ///
+    /// The JSON text is written straight away and passed to the host unchanged, which
+    /// is cheaper than building a [`Value`] first: fields of type
+    /// `&serde_json::value::RawValue` (stored JSON handed back as it is) are copied
+    /// without being parsed at all.
     pub fn serialize<T: Serialize + ?Sized>(value: &T) -> Result<Self> {
-        Ok(Response::data(serde_json::to_value(value)?))
+        Ok(Response {
+            data: Some(Data::Json {
+                text: serde_json::value::to_raw_value(value)?,
+                parsed: OnceCell::new(),
+            }),
+            ..Response::default()
+        })
     }
 
     /// A list answer, `{"keys": [...]}`. The host answers an empty list with `404`.
@@ -82,7 +118,18 @@ impl Response {
 
     /// The response data, if any.
     pub fn data_value(&self) -> Option<&Value> {
-        self.data.as_ref()
+        match self.data.as_ref()? {
+            Data::Value(v) => Some(v),
+            // Text this SDK serialised itself is valid JSON.
+            Data::Json { text, parsed } => {
+                Some(parsed.get_or_init(|| serde_json::from_str(text.get()).unwrap_or_default()))
+            }
+        }
+    }
+
+    /// Whether the response carries data (without parsing it).
+    pub fn has_data(&self) -> bool {
+        self.data.is_some()
     }
 
     /// The warnings so far.
@@ -101,14 +148,18 @@ impl Response {
     }
 
     pub(crate) fn into_wit(self) -> Result<wit::Response> {
+        let not_object = || Error::internal("engine returned data that is not a JSON object");
         let data = match self.data {
             None => None,
-            Some(v @ Value::Object(_)) => Some(v.to_string()),
-            Some(_) => {
-                return Err(Error::internal(
-                    "engine returned data that is not a JSON object",
-                ));
+            // `to_string` writes straight into a buffer; `Value`'s `Display` goes
+            // through the formatter for every piece and costs twice as much.
+            Some(Data::Value(v @ Value::Object(_))) => Some(serde_json::to_string(&v)?),
+            Some(Data::Value(_)) => return Err(not_object()),
+            // serde_json writes no leading blanks.
+            Some(Data::Json { text, .. }) if text.get().starts_with('{') => {
+                Some(String::from(Box::<str>::from(text)))
             }
+            Some(Data::Json { .. }) => return Err(not_object()),
         };
         let lease = match self.lease {
             None => None,
@@ -175,7 +226,7 @@ impl LeaseGrant {
             ttl: self.ttl,
             max_ttl: self.max_ttl,
             renewable: self.renewable,
-            internal: Value::Object(self.internal).to_string(),
+            internal: serde_json::to_string(&self.internal)?,
         })
     }
 }
@@ -202,6 +253,43 @@ mod tests {
 
         assert_eq!(
             Response::data(json!([1])).into_wit().unwrap_err().status(),
+            500
+        );
+    }
+
+    #[test]
+    fn serialized_data_is_passed_on_as_written() {
+        #[derive(Serialize)]
+        struct Shown<'a> {
+            data: &'a RawValue,
+            version: u64,
+        }
+        let stored: &RawValue = serde_json::from_str(r#"{"k":"v","n":[1,2]}"#).unwrap();
+        let r = Response::serialize(&Shown {
+            data: stored,
+            version: 3,
+        })
+        .unwrap();
+        assert!(r.has_data());
+        assert_eq!(
+            r.data_value(),
+            Some(&json!({"data": {"k": "v", "n": [1, 2]}, "version": 3}))
+        );
+        assert_eq!(
+            r,
+            Response::data(json!({"data": {"k": "v", "n": [1, 2]}, "version": 3}))
+        );
+        let wit = r.into_wit().unwrap();
+        assert_eq!(
+            wit.data.as_deref(),
+            Some(r#"{"data":{"k":"v","n":[1,2]},"version":3}"#)
+        );
+        assert_eq!(
+            Response::serialize(&[1, 2])
+                .unwrap()
+                .into_wit()
+                .unwrap_err()
+                .status(),
             500
         );
     }

@@ -303,7 +303,7 @@ impl Router {
             .ok_or(Error::UnsupportedOperation)?;
         req.set_params(params);
         let mut response = handler(&req)?;
-        if response.data_value().is_some() {
+        if response.has_data() {
             add_field_warnings(route, &req, &mut response);
         }
         Ok(response)

@@ -49,31 +49,62 @@ impl Timestamp {
 
     /// The time in Go's RFC3339Nano format, UTC (see the type docs).
     pub fn to_rfc3339(self) -> String {
-        self.to_string()
+        let mut buf = [0u8; 40];
+        let len = self.write_rfc3339(&mut buf);
+        // Only ASCII digits and separators were written.
+        String::from_utf8_lossy(&buf[..len]).into_owned()
+    }
+
+    /// Writes the RFC3339Nano text into `buf` and returns its length. Done by hand:
+    /// every kv read formats timestamps, and `write!` costs several times as much.
+    fn write_rfc3339(self, buf: &mut [u8; 40]) -> usize {
+        let secs = self.0 / NANOS_PER_SEC;
+        let nanos = self.0 % NANOS_PER_SEC;
+        // u64 nanoseconds end in the year 2554, so the day count always fits in i64
+        // and the year in four digits.
+        let days = (secs / 86_400) as i64;
+        let in_day = secs % 86_400;
+        let (year, month, day) = civil_from_days(days);
+        let mut at = 0;
+        put_digits(buf, &mut at, year as u64, 4, b"-");
+        put_digits(buf, &mut at, u64::from(month), 2, b"-");
+        put_digits(buf, &mut at, u64::from(day), 2, b"T");
+        put_digits(buf, &mut at, in_day / 3600, 2, b":");
+        put_digits(buf, &mut at, (in_day % 3600) / 60, 2, b":");
+        put_digits(buf, &mut at, in_day % 60, 2, b"");
+        if nanos != 0 {
+            let (mut frac, mut width) = (nanos, 9);
+            while frac % 10 == 0 {
+                frac /= 10;
+                width -= 1;
+            }
+            buf[at] = b'.';
+            at += 1;
+            put_digits(buf, &mut at, frac, width, b"");
+        }
+        buf[at] = b'Z';
+        at + 1
     }
 }
 
 impl fmt::Display for Timestamp {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let secs = self.0 / NANOS_PER_SEC;
-        let nanos = self.0 % NANOS_PER_SEC;
-        // u64 nanoseconds end in the year 2554, so the day count always fits in i64.
-        let days = (secs / 86_400) as i64;
-        let in_day = secs % 86_400;
-        let (year, month, day) = civil_from_days(days);
-        write!(
-            f,
-            "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}",
-            in_day / 3600,
-            (in_day % 3600) / 60,
-            in_day % 60
-        )?;
-        if nanos != 0 {
-            let digits = format!("{nanos:09}");
-            write!(f, ".{}", digits.trim_end_matches('0'))?;
-        }
-        f.write_str("Z")
+        let mut buf = [0u8; 40];
+        let len = self.write_rfc3339(&mut buf);
+        f.write_str(core::str::from_utf8(&buf[..len]).map_err(|_| fmt::Error)?)
     }
+}
+
+/// Writes `value` as exactly `width` zero-padded digits at `*at`, then `sep`.
+fn put_digits(buf: &mut [u8], at: &mut usize, value: u64, width: usize, sep: &[u8]) {
+    let mut v = value;
+    for slot in buf[*at..*at + width].iter_mut().rev() {
+        *slot = b'0' + (v % 10) as u8;
+        v /= 10;
+    }
+    *at += width;
+    buf[*at..*at + sep.len()].copy_from_slice(sep);
+    *at += sep.len();
 }
 
 /// Converts days since 1970-01-01 to a proleptic Gregorian (year, month, day).

@@ -37,7 +37,8 @@
 //! * **Bounded.** At most [`MAX_IDLE_PER_KEY`] idle instances per mount and
 //!   [`MAX_IDLE_TOTAL`] in the whole host (the pooling allocator reserves room for
 //!   them on top of the concurrency limit); an instance idle for [`IDLE_TTL`] is
-//!   dropped the next time its engine's pool is used.
+//!   dropped the next time its engine's pool is used (pools look for expired
+//!   instances at most once a second).
 //!
 //! Within one mount, guest globals may or may not survive from one call to the next;
 //! `wit/engine.wit` tells authors not to rely on either.
@@ -194,16 +195,26 @@ struct Parked {
     _ticket: IdleTicket,
 }
 
+/// How often, at most, a pool looks for expired instances across all its mounts.
+const SWEEP_EVERY: Duration = Duration::from_secs(1);
+
+/// Idle instances per mount, and when they were last swept for expiry.
+#[derive(Default)]
+struct Idle {
+    by_key: HashMap<PoolKey, Vec<Parked>>,
+    swept: Option<Instant>,
+}
+
 /// One engine's idle instances, per mount, plus counters for tests and metrics.
 #[derive(Default)]
 pub(crate) struct WarmPool {
-    idle: Mutex<HashMap<PoolKey, Vec<Parked>>>,
+    idle: Mutex<Idle>,
     instantiations: AtomicU64,
     reuses: AtomicU64,
 }
 
 impl WarmPool {
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<PoolKey, Vec<Parked>>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Idle> {
         // Nothing panics while holding the lock; if something ever did, the map is
         // still consistent (every operation is a single insert or remove).
         self.idle.lock().unwrap_or_else(|p| p.into_inner())
@@ -215,10 +226,10 @@ impl WarmPool {
         let warm = {
             let mut idle = self.lock();
             sweep(&mut idle, &mut expired);
-            let list = idle.get_mut(key)?;
+            let list = idle.by_key.get_mut(key)?;
             let parked = list.pop();
             if list.is_empty() {
-                idle.remove(key);
+                idle.by_key.remove(key);
             }
             parked.map(|p| p.warm)
         };
@@ -238,7 +249,7 @@ impl WarmPool {
         {
             let mut idle = self.lock();
             sweep(&mut idle, &mut expired);
-            let list = idle.entry(key).or_default();
+            let list = idle.by_key.entry(key).or_default();
             match (list.len() < MAX_IDLE_PER_KEY)
                 .then(|| budget.try_take())
                 .flatten()
@@ -262,7 +273,7 @@ impl WarmPool {
 
     /// Idle instances kept for `key`.
     pub(crate) fn idle_for(&self, key: &PoolKey) -> usize {
-        self.lock().get(key).map_or(0, Vec::len)
+        self.lock().by_key.get(key).map_or(0, Vec::len)
     }
 
     /// `(fresh instantiations, reuses)` of pooled calls so far.
@@ -276,15 +287,29 @@ impl WarmPool {
     /// `(idle instances, bytes of linear memory they hold)` over all mounts.
     pub(crate) fn idle_totals(&self) -> (usize, usize) {
         let idle = self.lock();
-        idle.values().flatten().fold((0, 0), |(n, bytes), p| {
-            (n + 1, bytes + p.warm.store.data().memory.total)
-        })
+        idle.by_key
+            .values()
+            .flatten()
+            .fold((0, 0), |(n, bytes), p| {
+                (n + 1, bytes + p.warm.store.data().memory.total)
+            })
     }
 }
 
-/// Moves instances idle for longer than [`IDLE_TTL`] into `expired`.
-fn sweep(idle: &mut HashMap<PoolKey, Vec<Parked>>, expired: &mut Vec<Parked>) {
-    idle.retain(|_, list| {
+/// Moves instances idle for longer than [`IDLE_TTL`] into `expired`, looking at most
+/// once per [`SWEEP_EVERY`]: walking every mount's list on every call cost a few
+/// allocations per request. An idle instance may so outlive [`IDLE_TTL`] by up to
+/// [`SWEEP_EVERY`].
+fn sweep(idle: &mut Idle, expired: &mut Vec<Parked>) {
+    let now = Instant::now();
+    if idle
+        .swept
+        .is_some_and(|at| now.duration_since(at) < SWEEP_EVERY)
+    {
+        return;
+    }
+    idle.swept = Some(now);
+    idle.by_key.retain(|_, list| {
         let (old, live): (Vec<Parked>, Vec<Parked>) = std::mem::take(list)
             .into_iter()
             .partition(|p| p.since.elapsed() >= IDLE_TTL);

@@ -4,8 +4,9 @@
 use std::collections::BTreeMap;
 
 use coffer_sdk::duration::format_go_duration;
-use coffer_sdk::{Result, Timestamp, storage};
+use coffer_sdk::{Error, Result, Timestamp, storage};
 use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 use serde_json::{Map, Value, json};
 
 use crate::layout;
@@ -158,13 +159,7 @@ impl KeyMetadata {
 
     /// The version metadata shown by data reads and writes.
     pub fn version_json(&self, version: u64, meta: &VersionMeta) -> Value {
-        json!({
-            "created_time": time_string(Some(meta.created_time)),
-            "custom_metadata": self.custom_metadata_json(),
-            "deletion_time": time_string(meta.deletion_time),
-            "destroyed": meta.destroyed,
-            "version": version,
-        })
+        ShownVersion::new(&self.custom_metadata, version, meta).to_value()
     }
 
     /// The full record as `GET metadata/:path` shows it.
@@ -201,6 +196,63 @@ impl KeyMetadata {
         } else {
             json!(self.custom_metadata)
         }
+    }
+}
+
+/// One version's metadata as data reads and writes show it; fields in Vault's (sorted)
+/// order, so serialising this gives the same text as the equivalent `json!` object.
+#[derive(Debug, Serialize)]
+pub struct ShownVersion<'a> {
+    created_time: String,
+    /// Vault shows no custom metadata as `null`, not `{}`.
+    custom_metadata: Option<&'a BTreeMap<String, String>>,
+    deletion_time: String,
+    destroyed: bool,
+    version: u64,
+}
+
+impl<'a> ShownVersion<'a> {
+    /// Version `version` of a secret whose custom metadata is `custom`.
+    pub fn new(custom: &'a BTreeMap<String, String>, version: u64, meta: &VersionMeta) -> Self {
+        ShownVersion {
+            created_time: time_string(Some(meta.created_time)),
+            custom_metadata: (!custom.is_empty()).then_some(custom),
+            deletion_time: time_string(meta.deletion_time),
+            destroyed: meta.destroyed,
+            version,
+        }
+    }
+
+    /// As a JSON tree (strings, numbers and string maps always serialise).
+    pub fn to_value(&self) -> Value {
+        serde_json::to_value(self).unwrap_or_default()
+    }
+}
+
+/// What a data read needs of a secret's record, decoded lazily: every version's entry
+/// stays JSON text borrowed from the stored bytes until [`ReadMetadata::version`] asks
+/// for one, so a read does not build the other (up to `max_versions`) entries. Other
+/// fields of [`KeyMetadata`] are skipped.
+#[derive(Debug, Deserialize)]
+pub struct ReadMetadata<'a> {
+    #[serde(borrow, default)]
+    versions: BTreeMap<u64, &'a RawValue>,
+    /// The newest version number.
+    #[serde(default)]
+    pub current_version: u64,
+    /// As in [`KeyMetadata`].
+    #[serde(default)]
+    pub custom_metadata: BTreeMap<String, String>,
+}
+
+impl ReadMetadata<'_> {
+    /// The record of version `n`, if it is inside the window.
+    pub fn version(&self, n: u64) -> Result<Option<VersionMeta>> {
+        self.versions
+            .get(&n)
+            .map(|raw| serde_json::from_str(raw.get()))
+            .transpose()
+            .map_err(|e| Error::internal(format!("stored version {n} metadata is corrupt: {e}")))
     }
 }
 
