@@ -9,56 +9,99 @@
 //! the records of the secret they name (the built-in kv), writes to *different* secrets
 //! run concurrently and their commits share fsyncs (see the redb backend's group commit).
 //!
-//! A keyed write holds the mount lock shared plus the stripe of its key; a write with
-//! no key (kv's `config`, any other engine's writes, a reload swapping the engine) holds
+//! A keyed write holds the mount lock shared plus the lock of its key; a write with no
+//! key (kv's `config`, any other engine's writes, a reload swapping the engine) holds
 //! the mount lock exclusively, so it excludes every keyed write too.
+//!
+//! Key locks are exact (one per key being written, dropped with its last holder), not
+//! hashed stripes: a write holds its lock through its commit, which is milliseconds on
+//! durable storage, so two secrets that merely shared a stripe used to queue behind each
+//! other (with 64 writers on 256 stripes, about one write in five did).
 
-use std::hash::BuildHasher;
+use std::collections::HashMap;
+use std::sync::Arc;
 
-use tokio::sync::{Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use tokio::sync::{Mutex, OwnedMutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
-/// Stripes per mount: two secrets hashing to the same stripe are serialised, which is
-/// only ever slower, never wrong.
-const STRIPES: usize = 256;
+/// Key-map size from which unused entries are swept before adding another.
+const PRUNE_AT: usize = 1024;
 
 /// The write locks of one mount, shared by every handle the mount ever has, so a write
 /// in flight on an engine being replaced still excludes writes on its successor.
+#[derive(Default)]
 pub struct WriteLocks {
     mount: RwLock<()>,
-    stripes: Box<[Mutex<()>]>,
-    hasher: std::collections::hash_map::RandomState,
-}
-
-impl Default for WriteLocks {
-    fn default() -> Self {
-        Self {
-            mount: RwLock::new(()),
-            stripes: (0..STRIPES).map(|_| Mutex::new(())).collect(),
-            hasher: Default::default(),
-        }
-    }
+    /// The locks of keys being written (or waited for) now.
+    keys: std::sync::Mutex<HashMap<String, Arc<Mutex<()>>>>,
 }
 
 /// A held write lock; released on drop.
 pub enum WriteGuard<'a> {
     /// One secret's writes, beside other secrets' writes.
-    Keyed(RwLockReadGuard<'a, ()>, MutexGuard<'a, ()>),
+    Keyed(RwLockReadGuard<'a, ()>, KeyGuard<'a>),
     /// Every write of the mount.
     Exclusive(RwLockWriteGuard<'a, ()>),
 }
 
+/// The lock of one key; forgets the key when its last holder or waiter lets go.
+pub struct KeyGuard<'a> {
+    locks: &'a WriteLocks,
+    key: String,
+    held: Option<OwnedMutexGuard<()>>,
+}
+
+impl Drop for KeyGuard<'_> {
+    fn drop(&mut self) {
+        // Release first, so the count below no longer includes this guard's handle.
+        self.held.take();
+        let mut keys = self.locks.keys_map();
+        if keys
+            .get(&self.key)
+            .is_some_and(|lock| Arc::strong_count(lock) == 1)
+        {
+            keys.remove(&self.key);
+        }
+    }
+}
+
 impl WriteLocks {
+    /// The key map. Nothing panics while it is held, and each use is one lookup,
+    /// insert or remove, so a poisoned map is still consistent.
+    fn keys_map(&self) -> std::sync::MutexGuard<'_, HashMap<String, Arc<Mutex<()>>>> {
+        self.keys.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
     /// Waits for the right to write `key` (`None`: the whole mount).
     pub async fn lock(&self, key: Option<&str>) -> WriteGuard<'_> {
         match key {
             None => WriteGuard::Exclusive(self.mount.write().await),
             Some(key) => {
                 let shared = self.mount.read().await;
-                let hash = self.hasher.hash_one(key);
-                let stripe = &self.stripes[(hash as usize) % self.stripes.len()];
-                WriteGuard::Keyed(shared, stripe.lock().await)
+                let lock = {
+                    let mut keys = self.keys_map();
+                    // A wait cancelled just as it was granted can leave an unused entry
+                    // behind; such leftovers are swept before they add up.
+                    if keys.len() >= PRUNE_AT {
+                        keys.retain(|_, lock| Arc::strong_count(lock) > 1);
+                    }
+                    keys.entry(key.to_string()).or_default().clone()
+                };
+                // The guard exists before the wait, so a cancelled wait cleans up too.
+                let mut guard = KeyGuard {
+                    locks: self,
+                    key: key.to_string(),
+                    held: None,
+                };
+                guard.held = Some(lock.lock_owned().await);
+                WriteGuard::Keyed(shared, guard)
             }
         }
+    }
+
+    /// Keys with a lock held or awaited (tests).
+    #[cfg(test)]
+    fn live_keys(&self) -> usize {
+        self.keys_map().len()
     }
 }
 
@@ -127,5 +170,30 @@ mod tests {
         let keyed = tokio::time::timeout(Duration::from_millis(50), locks.lock(Some("c"))).await;
         assert!(keyed.is_err(), "an exclusive write excludes keyed ones");
         drop(all);
+        assert_eq!(
+            locks.live_keys(),
+            0,
+            "released and abandoned keys are forgotten"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_key_lock_lives_while_anyone_holds_or_awaits_it() {
+        let locks = Arc::new(WriteLocks::default());
+        let first = locks.lock(Some("k")).await;
+        let waiter = tokio::spawn({
+            let locks = locks.clone();
+            async move {
+                let _second = locks.lock(Some("k")).await;
+            }
+        });
+        tokio::task::yield_now().await;
+        assert_eq!(locks.live_keys(), 1);
+        drop(first);
+        tokio::time::timeout(Duration::from_secs(1), waiter)
+            .await
+            .expect("the waiter got the lock")
+            .expect("no panic");
+        assert_eq!(locks.live_keys(), 0);
     }
 }

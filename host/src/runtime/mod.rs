@@ -482,7 +482,10 @@ impl Runtime {
         }
         .await;
         let out = outcome.map_err(|e| classify(&loaded.name, &loaded.limits, store.data(), e))?;
-        commit_writes(&loaded.name, store.data_mut()).await?;
+        let writes = store.data_mut().take_writes();
+        // The instance's memory goes back to the allocator before the commit wait.
+        drop(store);
+        commit_writes(&loaded.name, writes).await?;
         Ok(out)
     }
 
@@ -517,10 +520,14 @@ impl Runtime {
         };
         match f(&instance, &mut store).await {
             Ok(out) => {
-                commit_writes(&loaded.name, store.data_mut()).await?;
+                // Parked before its writes are committed: the call is over, and an
+                // instance held through a commit wait is one the next call would have
+                // to instantiate afresh (with 64 writers, most of them).
+                let writes = store.data_mut().take_writes();
                 if pool::reusable(store.data()) {
                     loaded.pool.park(key, Warm { store, instance }, &self.idle);
                 }
+                commit_writes(&loaded.name, writes).await?;
                 Ok(out)
             }
             // The instance (possibly mid-trap, its memory in any state) is dropped here.
@@ -529,19 +536,30 @@ impl Runtime {
     }
 }
 
+impl CallState {
+    /// The writes the call buffered, leaving none behind.
+    fn take_writes(&mut self) -> PendingWrites {
+        PendingWrites {
+            ops: self.writes.as_mut().map(WriteSet::take).unwrap_or_default(),
+            storage: self.storage.clone(),
+        }
+    }
+}
+
+/// A finished call's buffered writes and the view they go to.
+struct PendingWrites {
+    ops: Vec<crate::storage::BatchOp>,
+    storage: View,
+}
+
 /// Commits what a call that returned normally wrote (a failed call's store, with its
 /// pending writes, is simply dropped). The commit may wait for an fsync shared with
 /// other calls; it waits on a blocking thread, so async workers keep serving requests.
-async fn commit_writes(engine: &str, state: &mut CallState) -> Result<(), EngineFault> {
-    let Some(ops) = state
-        .writes
-        .as_mut()
-        .map(WriteSet::take)
-        .filter(|ops| !ops.is_empty())
-    else {
+async fn commit_writes(engine: &str, writes: PendingWrites) -> Result<(), EngineFault> {
+    let PendingWrites { ops, storage } = writes;
+    if ops.is_empty() {
         return Ok(());
-    };
-    let view = state.storage.clone();
+    }
     let fault = |cause: String| {
         tracing::error!(engine, error = %cause, "storage failed committing an engine call's writes");
         EngineFault::Commit {
@@ -549,7 +567,7 @@ async fn commit_writes(engine: &str, state: &mut CallState) -> Result<(), Engine
             cause,
         }
     };
-    tokio::task::spawn_blocking(move || view.batch(&ops))
+    tokio::task::spawn_blocking(move || storage.batch(&ops))
         .await
         .map_err(|e| fault(e.to_string()))?
         .map_err(|e| fault(e.to_string()))
