@@ -1,7 +1,8 @@
 //! `cargo bench -p coffer`: what one request costs on each layer of the path.
 //!
-//! 1. Engine call: a kv v2 read through a fresh wasm instance (instantiate + call +
-//!    drop) against the same read done natively (storage get + the same JSON work).
+//! 1. Engine call: a kv v2 read through the wasm engine (the built-in kv is pooled, so
+//!    this is a warm instance: reset + call + park) against the same read done natively
+//!    (storage get + the same JSON work).
 //! 2. HTTP: kv v2 reads through a real dev server over loopback, one client, keep-alive.
 //!
 //! Prints a table; results and their ratios go to docs/benchmarks.md. Timings are
@@ -101,7 +102,7 @@ async fn engine_call(iters: usize) -> (Duration, Duration) {
         assert!(matches!(resp, Ok(Ok(_))));
     }
 
-    // The fixed cost: a fresh instance running an export that does no work.
+    // The fixed cost: an export that does almost no work, in the same (warm) instance.
     let mut empty_samples = Vec::with_capacity(iters);
     for _ in 0..iters {
         let ctx = CallContext {
@@ -118,7 +119,7 @@ async fn engine_call(iters: usize) -> (Duration, Duration) {
         assert!(info.is_ok());
     }
     report(
-        "fresh instance + info() (fixed sandbox cost)",
+        "pooled instance + info() (fixed sandbox cost)",
         empty_samples,
     );
 
@@ -148,7 +149,7 @@ async fn engine_call(iters: usize) -> (Duration, Duration) {
         native_samples.push(t.elapsed());
     }
     (
-        report("kv v2 read: wasm instance (inst+call+drop)", wasm_samples),
+        report("kv v2 read: wasm (pooled instance)", wasm_samples),
         report("kv v2 read: native baseline", native_samples),
     )
 }
