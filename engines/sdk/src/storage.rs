@@ -9,8 +9,8 @@
 //! storage readable (write new data before the record that points at it; delete the
 //! record before the data). See `wit/imports.wit`.
 
-use serde::Serialize;
 use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 use crate::host::{self, StorageFailure};
@@ -55,12 +55,17 @@ pub fn list(prefix: &str) -> Result<Vec<String>> {
 ///
 /// A value that does not decode is reported as a `500` naming the key (not the value).
 pub fn get_json<T: DeserializeOwned>(key: &str) -> Result<Option<T>> {
-    match get(key)? {
-        None => Ok(None),
-        Some(bytes) => serde_json::from_slice(&bytes)
-            .map(Some)
-            .map_err(|e| Error::internal(format!("stored entry {key:?} is corrupt: {e}"))),
-    }
+    get(key)?.map(|bytes| decode(key, &bytes)).transpose()
+}
+
+/// Decodes the JSON `bytes` read from `key`, like [`get_json`] but able to borrow from
+/// them (`&str` or `&serde_json::value::RawValue` fields), for a hot path that keeps
+/// the bytes and decodes only part of them.
+///
+/// A value that does not decode is reported as a `500` naming the key (not the value).
+pub fn decode<'a, T: Deserialize<'a>>(key: &str, bytes: &'a [u8]) -> Result<T> {
+    serde_json::from_slice(bytes)
+        .map_err(|e| Error::internal(format!("stored entry {key:?} is corrupt: {e}")))
 }
 
 /// Encodes `value` as JSON and stores it at `key`.

@@ -49,10 +49,7 @@ impl Timestamp {
 
     /// The time in Go's RFC3339Nano format, UTC (see the type docs).
     pub fn to_rfc3339(self) -> String {
-        let mut buf = [0u8; 40];
-        let len = self.write_rfc3339(&mut buf);
-        // Only ASCII digits and separators were written.
-        String::from_utf8_lossy(&buf[..len]).into_owned()
+        self.to_string()
     }
 
     /// Writes the RFC3339Nano text into `buf` and returns its length. Done by hand:

@@ -1,7 +1,7 @@
 //! `data/:path`: reading, writing, patching and soft-deleting versions.
 
 use coffer_sdk::{Error, FromField, Request, Response, Result, clock, storage};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use serde_json::value::RawValue;
 use serde_json::{Map, Value, json};
 
@@ -19,7 +19,7 @@ pub fn read(req: &Request) -> Result<Response> {
     let path = data_path(req)?;
     let meta_key = layout::v2_metadata(path);
     let stored_meta = storage::get(&meta_key)?.ok_or_else(Error::not_found)?;
-    let meta: ReadMetadata = decode(&meta_key, &stored_meta)?;
+    let meta: ReadMetadata = storage::decode(&meta_key, &stored_meta)?;
     let version = requested_version(req, meta.current_version)?;
     let vm = meta.version(version)?.ok_or_else(Error::not_found)?;
 
@@ -33,7 +33,7 @@ pub fn read(req: &Request) -> Result<Response> {
     let stored_data =
         storage::get(&data_key)?.ok_or_else(|| Error::internal("could not find version data"))?;
     Response::serialize(&ShownData {
-        data: decode::<&RawValue>(&data_key, &stored_data)?,
+        data: storage::decode(&data_key, &stored_data)?,
         metadata,
     })
 }
@@ -43,12 +43,6 @@ pub fn read(req: &Request) -> Result<Response> {
 struct ShownData<'a> {
     data: &'a RawValue,
     metadata: ShownVersion<'a>,
-}
-
-/// Decodes the stored entry at `key` (as `storage::get_json` would, borrowing from it).
-fn decode<'a, T: Deserialize<'a>>(key: &str, bytes: &'a [u8]) -> Result<T> {
-    serde_json::from_slice(bytes)
-        .map_err(|e| Error::internal(format!("stored entry {key:?} is corrupt: {e}")))
 }
 
 /// `POST data/:path` with `{"data": {...}, "options": {"cas": n}}`: a new version.
