@@ -7,7 +7,8 @@
 //! (native)", the same request with `X-Coffer-Bench-Native: 1` on a server started with
 //! `-bench-native-kv`, answered by the host's native kv v2 reader after the same token,
 //! audit and ACL steps (the ceiling for the wasm path). The native row shows the ratio
-//! of wasm to native throughput.
+//! of wasm to native throughput. The two rows of a client count are measured in
+//! alternating slices (see `read_pair`), so machine noise hits both alike.
 //!
 //! The server is the real one (`coffer::server::run` in dev mode, so the barrier, token
 //! store, ACL and audit hooks are all on the path), started in this process on its own
@@ -29,6 +30,8 @@ use std::time::{Duration, Instant};
 mod dev_server;
 
 const CLIENTS: [usize; 3] = [1, 16, 64];
+/// Slices each read row's time is cut into, alternating with its twin (see [`read_pair`]).
+const READ_SLICES: usize = 6;
 
 struct Server {
     base: String,
@@ -81,6 +84,37 @@ fn limited_token(s: &Server) -> String {
         .to_string()
 }
 
+/// What clients saw during one or more timed slices of the same row.
+#[derive(Default)]
+struct Samples {
+    latencies: Vec<Duration>,
+    errors: usize,
+    elapsed: f64,
+}
+
+impl Samples {
+    fn add(&mut self, mut other: Samples) {
+        self.latencies.append(&mut other.latencies);
+        self.errors += other.errors;
+        self.elapsed += other.elapsed;
+    }
+
+    fn outcome(mut self) -> Outcome {
+        self.latencies.sort();
+        let all = &self.latencies;
+        let pct = |p: f64| {
+            all.get(((all.len() as f64 * p) as usize).min(all.len().saturating_sub(1)))
+                .map_or(0.0, |d| d.as_secs_f64() * 1e6)
+        };
+        Outcome {
+            ops_per_sec: all.len() as f64 / self.elapsed.max(1e-9),
+            p50_us: pct(0.5),
+            p99_us: pct(0.99),
+            errors: self.errors,
+        }
+    }
+}
+
 struct Outcome {
     ops_per_sec: f64,
     p50_us: f64,
@@ -117,7 +151,7 @@ impl Op {
     }
 }
 
-fn run(s: &Server, token: &str, clients: usize, op: Op, secs: f64) -> Outcome {
+fn run(s: &Server, token: &str, clients: usize, op: Op, secs: f64) -> Samples {
     let stop = Arc::new(AtomicBool::new(false));
     let started = Instant::now();
     let handles: Vec<_> = (0..clients)
@@ -156,25 +190,37 @@ fn run(s: &Server, token: &str, clients: usize, op: Op, secs: f64) -> Outcome {
         .collect();
     std::thread::sleep(Duration::from_secs_f64(secs));
     stop.store(true, Ordering::Relaxed);
-    let mut all = Vec::new();
-    let mut errors = 0;
+    let mut samples = Samples::default();
     for h in handles {
-        let (lat, e) = h.join().expect("client thread");
-        all.extend(lat);
-        errors += e;
+        let (mut lat, e) = h.join().expect("client thread");
+        samples.latencies.append(&mut lat);
+        samples.errors += e;
     }
-    let elapsed = started.elapsed().as_secs_f64();
-    all.sort();
-    let pct = |p: f64| {
-        all.get(((all.len() as f64 * p) as usize).min(all.len().saturating_sub(1)))
-            .map_or(0.0, |d| d.as_secs_f64() * 1e6)
-    };
-    Outcome {
-        ops_per_sec: all.len() as f64 / elapsed,
-        p50_us: pct(0.5),
-        p99_us: pct(0.99),
-        errors,
+    samples.elapsed = started.elapsed().as_secs_f64();
+    samples
+}
+
+/// The wasm and native read rows of one client count, measured in alternating slices
+/// (wasm, native, native, wasm, ...) so that both see the same machine: on a shared
+/// 2-core machine, load from elsewhere comes and goes within seconds, and two rows
+/// measured one after the other can differ by 20 % for that alone.
+fn read_pair(s: &Server, token: &str, clients: usize, secs: f64) -> (Outcome, Outcome) {
+    let (mut wasm, mut native) = (Samples::default(), Samples::default());
+    for slice in 0..READ_SLICES {
+        let order = if slice % 2 == 0 {
+            [Op::Wasm, Op::Native]
+        } else {
+            [Op::Native, Op::Wasm]
+        };
+        for op in order {
+            let got = run(s, token, clients, op, secs / READ_SLICES as f64);
+            match op {
+                Op::Wasm => wasm.add(got),
+                _ => native.add(got),
+            }
+        }
     }
+    (wasm.outcome(), native.outcome())
 }
 
 /// Command-line options (see the module documentation).
@@ -249,43 +295,46 @@ fn main() {
         // Seed every client's key, then warm the path.
         let _ = run(&server, &token, 64, Op::Write, 0.3);
         let _ = run(&server, &token, 4, Op::Wasm, 0.2);
-        // Reads first, wasm and native back to back per client count so that the pair
+        // Reads first, wasm and native interleaved per client count so that the pair
         // sees the same machine load; then writes.
-        let mut rows: Vec<(Op, usize)> = Vec::new();
+        let both = opts.ops.contains(&Op::Wasm) && opts.ops.contains(&Op::Native);
         for &clients in &opts.clients {
-            for op in [Op::Wasm, Op::Native] {
-                rows.push((op, clients));
-            }
-        }
-        for &clients in &opts.clients {
-            rows.push((Op::Write, clients));
-        }
-        let mut last_wasm: Option<(usize, f64)> = None;
-        for (op, clients) in rows {
-            if !opts.ops.contains(&op) {
+            if both {
+                let (wasm, native) = read_pair(&server, &token, clients, opts.secs);
+                let ratio = format!(
+                    "{:.0} %",
+                    100.0 * wasm.ops_per_sec / native.ops_per_sec.max(1e-9)
+                );
+                print_row(durable, Op::Wasm, clients, &wasm, "");
+                print_row(durable, Op::Native, clients, &native, &ratio);
                 continue;
             }
-            let o = run(&server, &token, clients, op, opts.secs);
-            let ratio = match (op, last_wasm) {
-                (Op::Native, Some((c, wasm))) if c == clients => {
-                    format!("{:.0} %", 100.0 * wasm / o.ops_per_sec.max(1e-9))
+            for op in [Op::Wasm, Op::Native] {
+                if opts.ops.contains(&op) {
+                    let o = run(&server, &token, clients, op, opts.secs).outcome();
+                    print_row(durable, op, clients, &o, "");
                 }
-                _ => String::new(),
-            };
-            if op == Op::Wasm {
-                last_wasm = Some((clients, o.ops_per_sec));
             }
-            println!(
-                "{:<8} {:<13} {:>7} {:>10.0} {:>9.0} {:>9.0} {:>6}  {}",
-                if durable { "redb" } else { "memory" },
-                op.label(),
-                clients,
-                o.ops_per_sec,
-                o.p50_us,
-                o.p99_us,
-                o.errors,
-                ratio
-            );
+        }
+        if opts.ops.contains(&Op::Write) {
+            for &clients in &opts.clients {
+                let o = run(&server, &token, clients, Op::Write, opts.secs).outcome();
+                print_row(durable, Op::Write, clients, &o, "");
+            }
         }
     }
+}
+
+fn print_row(durable: bool, op: Op, clients: usize, o: &Outcome, ratio: &str) {
+    println!(
+        "{:<8} {:<13} {:>7} {:>10.0} {:>9.0} {:>9.0} {:>6}  {}",
+        if durable { "redb" } else { "memory" },
+        op.label(),
+        clients,
+        o.ops_per_sec,
+        o.p50_us,
+        o.p99_us,
+        o.errors,
+        ratio
+    );
 }

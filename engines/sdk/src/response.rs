@@ -3,7 +3,6 @@
 use std::cell::OnceCell;
 
 use serde::Serialize;
-use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
 use crate::bindings::coffer::engine::types as wit;
@@ -33,7 +32,7 @@ enum Data {
     /// Handed to the host as it is: a handler that serialises a struct never builds a
     /// `Value` tree. Parsed only if someone asks for [`Response::data_value`] (tests).
     Json {
-        text: Box<RawValue>,
+        text: String,
         parsed: OnceCell<Value>,
     },
 }
@@ -75,13 +74,21 @@ impl Response {
     /// `&serde_json::value::RawValue` (stored JSON handed back as it is) are copied
     /// without being parsed at all.
     pub fn serialize<T: Serialize + ?Sized>(value: &T) -> Result<Self> {
-        Ok(Response {
+        Ok(Response::json_text(serde_json::to_string(value)?))
+    }
+
+    /// A response whose `data` is `text`, JSON text of an object, handed to the host
+    /// without being parsed here: for a handler that assembles its answer from JSON it
+    /// stored itself. The host checks every engine's answer, and text that is not a
+    /// JSON object becomes a `500` there.
+    pub fn json_text(text: String) -> Self {
+        Response {
             data: Some(Data::Json {
-                text: serde_json::value::to_raw_value(value)?,
+                text,
                 parsed: OnceCell::new(),
             }),
             ..Response::default()
-        })
+        }
     }
 
     /// A list answer, `{"keys": [...]}`. The host answers an empty list with `404`.
@@ -120,9 +127,9 @@ impl Response {
     pub fn data_value(&self) -> Option<&Value> {
         match self.data.as_ref()? {
             Data::Value(v) => Some(v),
-            // Text this SDK serialised itself is valid JSON.
+            // Text that does not parse shows as `null` (the host would refuse it).
             Data::Json { text, parsed } => {
-                Some(parsed.get_or_init(|| serde_json::from_str(text.get()).unwrap_or_default()))
+                Some(parsed.get_or_init(|| serde_json::from_str(text).unwrap_or_default()))
             }
         }
     }
@@ -155,10 +162,9 @@ impl Response {
             // through the formatter for every piece and costs twice as much.
             Some(Data::Value(v @ Value::Object(_))) => Some(serde_json::to_string(&v)?),
             Some(Data::Value(_)) => return Err(not_object()),
-            // serde_json writes no leading blanks.
-            Some(Data::Json { text, .. }) if text.get().starts_with('{') => {
-                Some(String::from(Box::<str>::from(text)))
-            }
+            // Only the first byte is looked at (serde_json writes no leading blanks);
+            // the host validates the whole text.
+            Some(Data::Json { text, .. }) if text.starts_with('{') => Some(text),
             Some(Data::Json { .. }) => return Err(not_object()),
         };
         let lease = match self.lease {
@@ -235,6 +241,7 @@ impl LeaseGrant {
 mod tests {
     use super::*;
     use serde_json::json;
+    use serde_json::value::RawValue;
 
     #[test]
     fn converts_to_wit() {
@@ -255,6 +262,16 @@ mod tests {
             Response::data(json!([1])).into_wit().unwrap_err().status(),
             500
         );
+    }
+
+    #[test]
+    fn json_text_is_passed_on_unparsed() {
+        let text = r#"{"data":{"k":"v"},"n":1}"#;
+        let r = Response::json_text(text.to_string());
+        assert_eq!(r.data_value(), Some(&json!({"data": {"k": "v"}, "n": 1})));
+        assert_eq!(r.into_wit().unwrap().data.as_deref(), Some(text));
+        let not_object = Response::json_text("[1]".to_string()).into_wit();
+        assert_eq!(not_object.unwrap_err().status(), 500);
     }
 
     #[test]

@@ -37,7 +37,11 @@ pub async fn call(
         path: rest.to_string(),
         // Written straight from the map: no copy of it, no pass through `Display`. A map
         // of JSON values always serialises.
-        data: serde_json::to_string(&req.data).unwrap_or_else(|_| "{}".to_string()),
+        data: if req.data.is_empty() {
+            "{}".to_string()
+        } else {
+            serde_json::to_string(&req.data).unwrap_or_else(|_| "{}".to_string())
+        },
         mount,
         caller: wit_caller(caller),
         request_id: req.id.clone(),

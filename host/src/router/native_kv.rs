@@ -42,14 +42,39 @@ pub fn served() -> u64 {
     SERVED.load(Ordering::Relaxed)
 }
 
-/// What the kv engine keeps per secret at `v2/metadata/<path>` (only the fields a data
-/// read needs; the rest is ignored).
+/// The first byte of the engine's binary metadata record
+/// (`engines/kv/src/layout.rs`, `METADATA_RECORD_V1`); a JSON record starts with `{`.
+const METADATA_RECORD_V1: u8 = 1;
+
+/// What the kv engine keeps per secret at `v2/metadata/<path>`. The binary form is
+/// postcard, which has no field names: every field of the engine's `KeyMetadata` is
+/// here, in its order, though a data read uses only three (the `_` ones are read past).
 #[derive(Deserialize, Default)]
 #[serde(default)]
 struct KeyMetadata {
     versions: BTreeMap<u64, VersionMeta>,
     current_version: u64,
+    _oldest_version: u64,
+    _created_time: Option<u64>,
+    _updated_time: Option<u64>,
+    _max_versions: u32,
+    _cas_required: bool,
+    _delete_version_after: i64,
     custom_metadata: BTreeMap<String, String>,
+}
+
+impl KeyMetadata {
+    fn decode(key: &str, bytes: &[u8]) -> Result<Self, ApiError> {
+        let corrupt = |e: &dyn std::fmt::Display| {
+            ApiError::internal(format!("stored entry {key:?} is corrupt: {e}"))
+        };
+        match bytes.split_first() {
+            Some((&METADATA_RECORD_V1, record)) => {
+                postcard::from_bytes(record).map_err(|e| corrupt(&e))
+            }
+            _ => serde_json::from_slice(bytes).map_err(|e| corrupt(&e)),
+        }
+    }
 }
 
 /// One version's record inside [`KeyMetadata`].
@@ -133,8 +158,7 @@ fn answer(
     let Some(bytes) = handle.storage.get(&meta_key).map_err(storage_failed)? else {
         return Err(ApiError::not_found());
     };
-    let meta: KeyMetadata = serde_json::from_slice(&bytes)
-        .map_err(|e| ApiError::internal(format!("stored entry {meta_key:?} is corrupt: {e}")))?;
+    let meta = KeyMetadata::decode(&meta_key, &bytes)?;
     // As the engine: a positive `version` picks it, anything else means the current.
     let version = u64::try_from(asked)
         .ok()

@@ -136,7 +136,7 @@ impl PoolMode {
 /// Which idle instances a call may use: one mount's.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct PoolKey {
-    storage_prefix: String,
+    storage_prefix: Arc<str>,
     mount_path: Arc<str>,
 }
 
@@ -144,7 +144,7 @@ impl PoolKey {
     /// The key of a call context.
     pub(crate) fn of(ctx: &super::CallContext) -> Self {
         Self {
-            storage_prefix: ctx.storage.prefix().to_string(),
+            storage_prefix: ctx.storage.shared_prefix(),
             mount_path: ctx.mount_path.clone(),
         }
     }
@@ -226,12 +226,10 @@ impl WarmPool {
         let warm = {
             let mut idle = self.lock();
             sweep(&mut idle, &mut expired);
-            let list = idle.by_key.get_mut(key)?;
-            let parked = list.pop();
-            if list.is_empty() {
-                idle.by_key.remove(key);
-            }
-            parked.map(|p| p.warm)
+            // An emptied list stays until the next sweep finds it still empty: a mount
+            // served by one instance would otherwise remove and re-insert its entry on
+            // every call.
+            idle.by_key.get_mut(key)?.pop().map(|p| p.warm)
         };
         // Instances are dropped (their memory returned to the allocator) outside the lock.
         drop(expired);

@@ -7,7 +7,8 @@ use super::{BatchOp, SharedBackend, StorageError, validate_key, validate_value};
 #[derive(Clone)]
 pub struct View {
     backend: SharedBackend,
-    prefix: String,
+    /// Shared, so that cloning a view (once per engine call) does not copy it.
+    prefix: std::sync::Arc<str>,
 }
 
 impl View {
@@ -15,13 +16,18 @@ impl View {
     pub fn new(backend: SharedBackend, prefix: impl Into<String>) -> Self {
         Self {
             backend,
-            prefix: prefix.into(),
+            prefix: std::sync::Arc::from(prefix.into()),
         }
     }
 
     /// The prefix this view covers.
     pub fn prefix(&self) -> &str {
         &self.prefix
+    }
+
+    /// The prefix, shared.
+    pub fn shared_prefix(&self) -> std::sync::Arc<str> {
+        self.prefix.clone()
     }
 
     /// Reads a relative key.

@@ -1,30 +1,27 @@
 //! `data/:path`: reading, writing, patching and soft-deleting versions.
 
 use coffer_sdk::{Error, FromField, Request, Response, Result, clock, storage};
-use serde::Serialize;
-use serde_json::value::RawValue;
 use serde_json::{Map, Value, json};
 
-use super::model::{Config, KeyMetadata, ReadMetadata, ShownVersion, auto_deletion_time};
+use super::model::{Config, KeyMetadata, ReadRecord, ShownVersion, auto_deletion_time};
 use super::{data_path, requested_version};
 use crate::{layout, merge_patch};
 
 /// `GET data/:path[?version=n]`: the version's data and metadata. A deleted or
 /// destroyed version is a `404` that still carries the metadata, as Vault answers.
 ///
-/// The hottest path of the engine, so it decodes only what it shows: the one version's
-/// entry of the record ([`ReadMetadata`]), and the version's data not at all (the
-/// stored JSON is passed on as it is).
+/// The hottest path of the engine: the record is binary (see
+/// [`layout::METADATA_RECORD_V1`]) and decoded without building a map of its versions
+/// ([`ReadRecord`]), and the version's data is not decoded at all (the stored JSON is
+/// passed on as it is).
 pub fn read(req: &Request) -> Result<Response> {
     let path = data_path(req)?;
-    let meta_key = layout::v2_metadata(path);
-    let stored_meta = storage::get(&meta_key)?.ok_or_else(Error::not_found)?;
-    let meta: ReadMetadata = storage::decode(&meta_key, &stored_meta)?;
+    let meta = ReadRecord::load(path)?.ok_or_else(Error::not_found)?;
     let version = requested_version(req, meta.current_version)?;
-    let vm = meta.version(version)?.ok_or_else(Error::not_found)?;
+    let vm = meta.version(version).ok_or_else(Error::not_found)?;
 
-    let metadata = ShownVersion::new(&meta.custom_metadata, version, &vm);
-    if !vm.is_live(clock::now()) {
+    let metadata = ShownVersion::new(&meta.custom_metadata, version, vm);
+    if !vm.is_live_now() {
         return Err(Error::not_found_with(
             json!({ "data": null, "metadata": metadata.to_value() }),
         ));
@@ -32,17 +29,17 @@ pub fn read(req: &Request) -> Result<Response> {
     let data_key = layout::v2_version(path, version);
     let stored_data =
         storage::get(&data_key)?.ok_or_else(|| Error::internal("could not find version data"))?;
-    Response::serialize(&ShownData {
-        data: storage::decode(&data_key, &stored_data)?,
-        metadata,
-    })
-}
-
-/// A data read's answer; fields in Vault's (sorted) order.
-#[derive(Serialize)]
-struct ShownData<'a> {
-    data: &'a RawValue,
-    metadata: ShownVersion<'a>,
+    // `{"data":<as stored>,"metadata":{...}}`, fields in Vault's (sorted) order. The
+    // stored JSON is this engine's own, written by `store_version`, and the host checks
+    // the whole answer, so it is not parsed here.
+    let stored = String::from_utf8(stored_data)
+        .map_err(|_| Error::internal(format!("stored entry {data_key:?} is corrupt")))?;
+    let metadata = serde_json::to_string(&metadata)?;
+    let mut text = String::with_capacity(stored.len() + metadata.len() + 22);
+    for part in [r#"{"data":"#, &stored, r#","metadata":"#, &metadata, "}"] {
+        text.push_str(part);
+    }
+    Ok(Response::json_text(text))
 }
 
 /// `POST data/:path` with `{"data": {...}, "options": {"cas": n}}`: a new version.
@@ -70,7 +67,7 @@ pub fn patch(req: &Request) -> Result<Response> {
 
     let current = meta.current_version;
     let vm = meta.versions.get(&current).ok_or_else(Error::not_found)?;
-    if !vm.is_live(clock::now()) {
+    if !vm.is_live_now() {
         // Vault answers a patch of a deleted version with the bare version metadata.
         return Err(Error::not_found_with(meta.version_json(current, vm)));
     }

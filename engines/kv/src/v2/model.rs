@@ -4,9 +4,9 @@
 use std::collections::BTreeMap;
 
 use coffer_sdk::duration::format_go_duration;
-use coffer_sdk::{Error, Result, Timestamp, storage};
+use coffer_sdk::{Error, Result, Timestamp, clock, storage};
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
-use serde_json::value::RawValue;
 use serde_json::{Map, Value, json};
 
 use crate::layout;
@@ -64,14 +64,31 @@ impl VersionMeta {
     pub fn is_live(&self, now: Timestamp) -> bool {
         !self.destroyed && !self.is_deleted(now)
     }
+
+    /// Whether the version's data can be read now. Asks the host's clock only when a
+    /// deletion time is set: most versions have none, and a read skips a host call.
+    pub fn is_live_now(&self) -> bool {
+        !self.destroyed
+            && self
+                .deletion_time
+                .is_none_or(|t| t > clock::now().as_nanos())
+    }
 }
 
-/// The record kept per secret (`metadata/:path`).
+/// The record kept per secret (`metadata/:path`), its versions in a map.
+pub type KeyMetadata = Record<BTreeMap<u64, VersionMeta>>;
+
+/// The record as a data read decodes it: its versions as the list of pairs they are
+/// stored as, so a read builds no map for its one lookup. (In the binary form a map is
+/// its length and then its pairs, which is also how a list of pairs is written.)
+pub type ReadRecord = Record<Vec<(u64, VersionMeta)>>;
+
+/// A secret's record, `V` holding its versions: see [`KeyMetadata`] and [`ReadRecord`].
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
-pub struct KeyMetadata {
-    /// The versions still inside the `max_versions` window.
-    pub versions: BTreeMap<u64, VersionMeta>,
+pub struct Record<V> {
+    /// The versions still inside the `max_versions` window, by number.
+    pub versions: V,
     /// The newest version number; 0 before the first write.
     pub current_version: u64,
     /// Vault's sliding-window start: stays 0 until the first version is pruned.
@@ -102,12 +119,28 @@ impl KeyMetadata {
 
     /// The record of the secret at `path`, if any.
     pub fn load(path: &str) -> Result<Option<KeyMetadata>> {
-        storage::get_json(&layout::v2_metadata(path))
+        let key = layout::v2_metadata(path);
+        storage::get(&key)?
+            .map(|bytes| Self::decode(&key, &bytes))
+            .transpose()
     }
 
-    /// Stores the record of the secret at `path`.
+    /// Stores the record of the secret at `path`, in the binary form.
     pub fn save(&self, path: &str) -> Result<()> {
-        storage::put_json(&layout::v2_metadata(path), self)
+        storage::put(&layout::v2_metadata(path), &self.encode()?)
+    }
+
+    /// The stored form: [`layout::METADATA_RECORD_V1`], then the record in postcard
+    /// (fields in declaration order, integers as varints).
+    pub fn encode(&self) -> Result<Vec<u8>> {
+        postcard::to_allocvec(&(layout::METADATA_RECORD_V1, self))
+            .map_err(|e| Error::internal(format!("cannot encode a metadata record: {e}")))
+    }
+
+    /// A record as read from `key`: the binary form, or the JSON one that records
+    /// written before it still have (rewritten in the binary form on their next save).
+    pub fn decode(key: &str, bytes: &[u8]) -> Result<KeyMetadata> {
+        Record::decode_binary(key, bytes).unwrap_or_else(|| storage::decode(key, bytes))
     }
 
     /// Records a new version written at `created` and slides the window of kept
@@ -199,6 +232,55 @@ impl KeyMetadata {
     }
 }
 
+impl<V: DeserializeOwned + Default> Record<V> {
+    /// The record in `bytes` if they are in the binary form; `None` for JSON.
+    fn decode_binary(key: &str, bytes: &[u8]) -> Option<Result<Self>> {
+        match bytes.split_first() {
+            Some((&layout::METADATA_RECORD_V1, record)) => Some(
+                postcard::from_bytes(record)
+                    .map_err(|e| Error::internal(format!("stored entry {key:?} is corrupt: {e}"))),
+            ),
+            _ => None,
+        }
+    }
+}
+
+impl ReadRecord {
+    /// The record of the secret at `path`, if any, as a data read needs it.
+    pub fn load(path: &str) -> Result<Option<ReadRecord>> {
+        let key = layout::v2_metadata(path);
+        let Some(bytes) = storage::get(&key)? else {
+            return Ok(None);
+        };
+        let record = match Record::decode_binary(&key, &bytes) {
+            Some(record) => record?,
+            None => {
+                let json: KeyMetadata = storage::decode(&key, &bytes)?;
+                Record {
+                    versions: json.versions.into_iter().collect(),
+                    current_version: json.current_version,
+                    oldest_version: json.oldest_version,
+                    created_time: json.created_time,
+                    updated_time: json.updated_time,
+                    max_versions: json.max_versions,
+                    cas_required: json.cas_required,
+                    delete_version_after: json.delete_version_after,
+                    custom_metadata: json.custom_metadata,
+                }
+            }
+        };
+        Ok(Some(record))
+    }
+
+    /// Version `n`'s entry, if it is inside the window.
+    pub fn version(&self, n: u64) -> Option<&VersionMeta> {
+        self.versions
+            .iter()
+            .find(|(v, _)| *v == n)
+            .map(|(_, meta)| meta)
+    }
+}
+
 /// One version's metadata as data reads and writes show it; fields in Vault's (sorted)
 /// order, so serialising this gives the same text as the equivalent `json!` object.
 #[derive(Debug, Serialize)]
@@ -226,33 +308,6 @@ impl<'a> ShownVersion<'a> {
     /// As a JSON tree (strings, numbers and string maps always serialise).
     pub fn to_value(&self) -> Value {
         serde_json::to_value(self).unwrap_or_default()
-    }
-}
-
-/// What a data read needs of a secret's record, decoded lazily: every version's entry
-/// stays JSON text borrowed from the stored bytes until [`ReadMetadata::version`] asks
-/// for one, so a read does not build the other (up to `max_versions`) entries. Other
-/// fields of [`KeyMetadata`] are skipped.
-#[derive(Debug, Deserialize)]
-pub struct ReadMetadata<'a> {
-    #[serde(borrow, default)]
-    versions: BTreeMap<u64, &'a RawValue>,
-    /// The newest version number.
-    #[serde(default)]
-    pub current_version: u64,
-    /// As in [`KeyMetadata`].
-    #[serde(default)]
-    pub custom_metadata: BTreeMap<String, String>,
-}
-
-impl ReadMetadata<'_> {
-    /// The record of version `n`, if it is inside the window.
-    pub fn version(&self, n: u64) -> Result<Option<VersionMeta>> {
-        self.versions
-            .get(&n)
-            .map(|raw| serde_json::from_str(raw.get()))
-            .transpose()
-            .map_err(|e| Error::internal(format!("stored version {n} metadata is corrupt: {e}")))
     }
 }
 
@@ -341,6 +396,52 @@ mod tests {
         }
         assert_eq!(m.versions.len(), 3);
         assert_eq!(m.add_version(t(4), None, 3), vec![1]);
+    }
+
+    fn sample_record() -> KeyMetadata {
+        let mut m = KeyMetadata::new(t(50));
+        for i in 1..=12 {
+            m.add_version(t(100 + i), (i == 11).then(|| t(500)), 0);
+        }
+        if let Some(v) = m.versions.get_mut(&4) {
+            v.destroyed = true;
+        }
+        m.cas_required = true;
+        m.delete_version_after = -1;
+        m.custom_metadata.insert("owner".into(), "ops".into());
+        m
+    }
+
+    #[test]
+    fn records_are_stored_binary_and_decode_either_way() {
+        let m = sample_record();
+        let bytes = m.encode().unwrap();
+        assert_eq!(bytes[0], layout::METADATA_RECORD_V1);
+        assert_eq!(KeyMetadata::decode("k", &bytes).unwrap(), m);
+        // A data read's view decodes the same bytes without the map.
+        let read: ReadRecord = Record::decode_binary("k", &bytes).unwrap().unwrap();
+        assert_eq!(
+            read.versions,
+            m.versions.clone().into_iter().collect::<Vec<_>>()
+        );
+        assert_eq!(read.version(11), m.versions.get(&11));
+        assert_eq!(read.version(1), None);
+        assert_eq!(read.custom_metadata, m.custom_metadata);
+        assert!(read.cas_required);
+        // Records written before the binary form are JSON, and still read.
+        let json = serde_json::to_vec(&m).unwrap();
+        assert_eq!(KeyMetadata::decode("k", &json).unwrap(), m);
+        assert!(Record::<Vec<(u64, VersionMeta)>>::decode_binary("k", &json).is_none());
+    }
+
+    #[test]
+    fn a_corrupt_record_is_an_error_naming_its_key() {
+        let mut bytes = sample_record().encode().unwrap();
+        bytes.truncate(bytes.len() / 2);
+        let err = KeyMetadata::decode("v2/metadata/app", &bytes).unwrap_err();
+        assert_eq!(err.status(), 500);
+        assert!(format!("{err:?}").contains("v2/metadata/app"), "{err:?}");
+        assert!(KeyMetadata::decode("k", b"not json").is_err());
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! `subkeys/:path`: the shape of a secret without its values.
 
-use coffer_sdk::{Error, Request, Response, Result, clock};
+use coffer_sdk::{Error, Request, Response, Result};
 use serde_json::{Map, Value, json};
 
 use super::data::load_version;
@@ -17,7 +17,7 @@ pub fn read(req: &Request) -> Result<Response> {
     let vm = meta.versions.get(&version).ok_or_else(Error::not_found)?;
 
     let version_meta = meta.version_json(version, vm);
-    if !vm.is_live(clock::now()) {
+    if !vm.is_live_now() {
         return Err(Error::not_found_with(
             json!({ "subkeys": null, "metadata": version_meta }),
         ));

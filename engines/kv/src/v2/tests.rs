@@ -109,6 +109,43 @@ fn write_and_read_versions() {
 }
 
 #[test]
+fn records_written_as_json_still_read_and_are_rewritten_binary() {
+    testing::reset();
+    // A secret as versions before the binary record stored it.
+    let record = json!({
+        "versions": {
+            "1": {"created_time": 1_000_000_000u64, "deletion_time": null, "destroyed": false},
+            "2": {"created_time": 2_000_000_000u64, "deletion_time": null, "destroyed": false},
+        },
+        "current_version": 2,
+        "custom_metadata": {"owner": "ops"},
+    });
+    let json_record = serde_json::to_vec(&record).unwrap();
+    coffer_sdk::storage::put("v2/metadata/old", &json_record).unwrap();
+    coffer_sdk::storage::put("v2/versions/old/1", br#"{"pw":"one"}"#).unwrap();
+    coffer_sdk::storage::put("v2/versions/old/2", br#"{"pw":"two"}"#).unwrap();
+
+    let r = get("old").unwrap();
+    assert_eq!(r["data"], json!({"pw": "two"}));
+    assert_eq!(r["metadata"]["version"], json!(2));
+    assert_eq!(r["metadata"]["custom_metadata"], json!({"owner": "ops"}));
+    assert_eq!(r["metadata"]["created_time"], json!("1970-01-01T00:00:02Z"));
+    let r = v2(Operation::Read, "data/old", json!({"version": 1})).unwrap();
+    assert_eq!(data(&r)["data"], json!({"pw": "one"}));
+    assert_eq!(
+        testing::storage_value("v2/metadata/old").as_deref(),
+        Some(&json_record[..])
+    );
+
+    put("old", json!({"pw": "three"}));
+    let stored = testing::storage_value("v2/metadata/old").unwrap();
+    assert_eq!(stored[0], crate::layout::METADATA_RECORD_V1);
+    assert_eq!(get("old").unwrap()["metadata"]["version"], json!(3));
+    let r = v2(Operation::Read, "data/old", json!({"version": 1})).unwrap();
+    assert_eq!(data(&r)["data"], json!({"pw": "one"}));
+}
+
+#[test]
 fn write_needs_data() {
     testing::reset();
     for body in [json!({}), json!({"data": null})] {
