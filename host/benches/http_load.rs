@@ -15,7 +15,7 @@
 //! runtime; clients are blocking keep-alive HTTP agents on their own threads.
 //!
 //! Options:
-//! * `--quick`: 1 s per row instead of 3 s.
+//! * `--quick`: 1 s per row instead of 3 s; `--secs=N`: N s per row.
 //! * `--auth-cache=off`: sets `COFFER_AUTH_CACHE=off` (no token-entry, policy or ACL
 //!   caches) for the servers this run starts.
 //! * `--pool=auto|off|always`: sets `COFFER_INSTANCE_POOL` likewise.
@@ -251,10 +251,10 @@ fn options() -> Options {
         }
     }
     Options {
-        secs: if args.iter().any(|a| a == "--quick") {
-            1.0
-        } else {
-            3.0
+        secs: match value("secs") {
+            Some(v) => v.parse().expect("--secs"),
+            None if args.iter().any(|a| a == "--quick") => 1.0,
+            None => 3.0,
         },
         storages: match list("storage") {
             Some(l) => [false, true]

@@ -2,7 +2,8 @@
 //!
 //! 1. Engine call: a kv v2 read through the wasm engine (the built-in kv is pooled, so
 //!    this is a warm instance: reset + call + park) against the same read done natively
-//!    (storage get + the same JSON work).
+//!    (the same two storage gets, then the host's native kv reader's decoding and
+//!    rendering, `router::native_kv_render`).
 //! 2. HTTP: kv v2 reads through a real dev server over loopback, one client, keep-alive.
 //!
 //! Prints a table; results and their ratios go to docs/benchmarks.md. Timings are
@@ -138,13 +139,9 @@ async fn engine_call(iters: usize) -> (Duration, Duration) {
     let mut native_samples = Vec::with_capacity(iters);
     for _ in 0..iters {
         let t = Instant::now();
-        let meta: serde_json::Value =
-            serde_json::from_slice(&backend.get(&meta_key).ok().flatten().unwrap_or_default())
-                .unwrap_or_default();
-        let data: serde_json::Value =
-            serde_json::from_slice(&backend.get(&version_key).ok().flatten().unwrap_or_default())
-                .unwrap_or_default();
-        let out = serde_json::json!({"data": data, "metadata": meta}).to_string();
+        let meta = backend.get(&meta_key).ok().flatten().unwrap_or_default();
+        let data = backend.get(&version_key).ok().flatten().unwrap_or_default();
+        let out = coffer::router::native_kv_render(&meta, &data).expect("the kv record decodes");
         std::hint::black_box(out);
         native_samples.push(t.elapsed());
     }

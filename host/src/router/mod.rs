@@ -7,7 +7,7 @@ mod periodic;
 
 pub use engine::exists;
 pub use lease_bridge::EngineBridge;
-pub use native_kv::served as native_kv_served;
+pub use native_kv::{render_current as native_kv_render, served as native_kv_served};
 pub use periodic::spawn_periodic;
 
 use crate::api::{ApiError, LogicalRequest, LogicalResponse};
