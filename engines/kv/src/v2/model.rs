@@ -232,6 +232,23 @@ impl KeyMetadata {
     }
 }
 
+impl<V> Record<V> {
+    /// The same record with its versions converted by `f`.
+    fn map_versions<W>(self, f: impl FnOnce(V) -> W) -> Record<W> {
+        Record {
+            versions: f(self.versions),
+            current_version: self.current_version,
+            oldest_version: self.oldest_version,
+            created_time: self.created_time,
+            updated_time: self.updated_time,
+            max_versions: self.max_versions,
+            cas_required: self.cas_required,
+            delete_version_after: self.delete_version_after,
+            custom_metadata: self.custom_metadata,
+        }
+    }
+}
+
 impl<V: DeserializeOwned + Default> Record<V> {
     /// The record in `bytes` if they are in the binary form; `None` for JSON.
     fn decode_binary(key: &str, bytes: &[u8]) -> Option<Result<Self>> {
@@ -256,17 +273,7 @@ impl ReadRecord {
             Some(record) => record?,
             None => {
                 let json: KeyMetadata = storage::decode(&key, &bytes)?;
-                Record {
-                    versions: json.versions.into_iter().collect(),
-                    current_version: json.current_version,
-                    oldest_version: json.oldest_version,
-                    created_time: json.created_time,
-                    updated_time: json.updated_time,
-                    max_versions: json.max_versions,
-                    cas_required: json.cas_required,
-                    delete_version_after: json.delete_version_after,
-                    custom_metadata: json.custom_metadata,
-                }
+                json.map_versions(|versions| versions.into_iter().collect())
             }
         };
         Ok(Some(record))
