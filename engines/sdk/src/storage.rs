@@ -58,9 +58,10 @@ pub fn get_json<T: DeserializeOwned>(key: &str) -> Result<Option<T>> {
     get(key)?.map(|bytes| decode(key, &bytes)).transpose()
 }
 
-/// Decodes the JSON `bytes` read from `key`, like [`get_json`] but able to borrow from
-/// them (`&str` or `&serde_json::value::RawValue` fields), for a hot path that keeps
-/// the bytes and decodes only part of them.
+/// Decodes the JSON `bytes` read from `key`, like [`get_json`], for an engine that has
+/// already read them: one that looks at the bytes first (a record kept in more than
+/// one format), or that borrows from them (`&str` or `&serde_json::value::RawValue`
+/// fields).
 ///
 /// A value that does not decode is reported as a `500` naming the key (not the value).
 pub fn decode<'a, T: Deserialize<'a>>(key: &str, bytes: &'a [u8]) -> Result<T> {

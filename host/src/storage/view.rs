@@ -1,5 +1,7 @@
 //! A backend scoped to one key prefix.
 
+use std::sync::Arc;
+
 use super::{BatchOp, SharedBackend, StorageError, validate_key, validate_value};
 
 /// A window onto a backend under `prefix`: keys given to it are relative, so whoever
@@ -8,7 +10,7 @@ use super::{BatchOp, SharedBackend, StorageError, validate_key, validate_value};
 pub struct View {
     backend: SharedBackend,
     /// Shared, so that cloning a view (once per engine call) does not copy it.
-    prefix: std::sync::Arc<str>,
+    prefix: Arc<str>,
 }
 
 impl View {
@@ -16,7 +18,7 @@ impl View {
     pub fn new(backend: SharedBackend, prefix: impl Into<String>) -> Self {
         Self {
             backend,
-            prefix: std::sync::Arc::from(prefix.into()),
+            prefix: Arc::from(prefix.into()),
         }
     }
 
@@ -26,7 +28,7 @@ impl View {
     }
 
     /// The prefix, shared.
-    pub fn shared_prefix(&self) -> std::sync::Arc<str> {
+    pub fn shared_prefix(&self) -> Arc<str> {
         self.prefix.clone()
     }
 
