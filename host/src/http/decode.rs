@@ -23,7 +23,7 @@ pub async fn decode(
     let Some(rest) = raw_path.strip_prefix("/v1/") else {
         return Err(ApiError::not_found());
     };
-    let path = percent_decode(rest)?;
+    let decoded = percent_decode(rest)?;
     let query: Vec<(String, String)> = parts
         .uri
         .query()
@@ -96,10 +96,7 @@ pub async fn decode(
         }
     }
 
-    let mut path = path;
-    if operation == Operation::List && !path.ends_with('/') && !path.is_empty() {
-        path.push('/');
-    }
+    let path = logical_path(&decoded, operation);
     Ok(LogicalRequest {
         id: uuid::Uuid::new_v4().to_string(),
         operation,
@@ -114,6 +111,37 @@ pub async fn decode(
                 .get(BENCH_NATIVE_HEADER)
                 .is_some_and(|v| v.as_bytes() == b"1"),
     })
+}
+
+/// The one spelling of a request path that the ACL check and every handler see.
+///
+/// Authorisation must run on exactly the path the handler acts on; handlers that
+/// tolerated a different spelling (`sys/seal/`, `sys//seal`) than the ACL matched let a
+/// token skip `sudo`. So the path is put in its canonical form here, once:
+/// * empty segments are dropped (`a//b` is `a/b`, a leading `/` goes), as Vault's Go
+///   mux does by redirecting to the cleaned path;
+/// * a `LIST` path ends with `/` (Vault's list semantics);
+/// * on the paths the host serves itself (`sys/...`, `auth/token/...`) a trailing `/`
+///   means nothing to any handler, so other operations drop it;
+/// * on engine paths any trailing `/` is kept: the engine decides what it means, as
+///   in Vault, and the ACL sees it too.
+fn logical_path(decoded: &str, operation: Operation) -> String {
+    let mut path = String::with_capacity(decoded.len() + 1);
+    for segment in decoded.split('/').filter(|s| !s.is_empty()) {
+        if !path.is_empty() {
+            path.push('/');
+        }
+        path.push_str(segment);
+    }
+    let host_served = path == "sys" || path.starts_with("sys/") || path.starts_with("auth/token/");
+    let trailing = match operation {
+        Operation::List => true,
+        _ => decoded.ends_with('/') && !host_served,
+    };
+    if trailing && !path.is_empty() {
+        path.push('/');
+    }
+    path
 }
 
 fn content_type(headers: &HeaderMap) -> Option<&str> {
@@ -202,6 +230,36 @@ mod tests {
         assert_eq!(parse_go_bool("maybe"), None);
         assert_eq!(percent_decode("a%2Fb%20c").unwrap(), "a/b c");
         assert!(percent_decode("a%zz").is_err());
+    }
+
+    #[test]
+    fn paths_have_one_spelling() {
+        use Operation::*;
+        for (raw, op, want) in [
+            ("sys/seal", Update, "sys/seal"),
+            ("sys/seal/", Update, "sys/seal"),
+            ("sys//seal", Update, "sys/seal"),
+            ("/sys/seal//", Update, "sys/seal"),
+            ("sys/key-status/", Read, "sys/key-status"),
+            ("sys/leases/", Read, "sys/leases"),
+            (
+                "sys/leases/revoke-prefix/aws//creds/",
+                Update,
+                "sys/leases/revoke-prefix/aws/creds",
+            ),
+            ("auth/token/create/", Update, "auth/token/create"),
+            ("sys/leases/lookup/aws", List, "sys/leases/lookup/aws/"),
+            ("sys/policies/acl", List, "sys/policies/acl/"),
+            // Engine paths keep their trailing slash; LIST adds one.
+            ("secret/data/a//b", Read, "secret/data/a/b"),
+            ("secret/data/a/", Update, "secret/data/a/"),
+            ("secret//metadata", List, "secret/metadata/"),
+            ("auth/token/", Update, "auth/token/"),
+            ("", List, ""),
+            ("//", Read, ""),
+        ] {
+            assert_eq!(logical_path(raw, op), want, "{raw:?} {op:?}");
+        }
     }
 
     #[test]
