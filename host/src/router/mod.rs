@@ -60,7 +60,9 @@ fn sealed() -> LogicalResponse {
 }
 
 /// Handles one request on the unsealed server: token, audit, ACL, route.
-pub async fn dispatch(app: &App, req: LogicalRequest) -> LogicalResponse {
+pub async fn dispatch(app: &App, mut req: LogicalRequest) -> LogicalResponse {
+    // Before audit and ACL, so both see the path the handler will act on.
+    sys::address_by_path(&mut req);
     let caller = match app
         .tokens
         .authenticate(req.token.as_deref().map(String::as_str))

@@ -32,6 +32,43 @@ pub async fn handle(app: &App, req: &LogicalRequest, rest: &str) -> LogicalRespo
     }
 }
 
+/// The endpoints whose target is a lease prefix.
+const PREFIX_ENDPOINTS: &[&str] = &[
+    "sys/leases/revoke-prefix",
+    "sys/leases/revoke-force",
+    "sys/revoke-prefix",
+    "sys/revoke-force",
+];
+
+/// Moves a prefix revocation's `prefix` body parameter into the path, before the ACL
+/// sees the request.
+///
+/// Vault addresses these endpoints by path (`sys/leases/revoke-prefix/<prefix>`) and
+/// its ACL, `sudo` included, applies to that path. Coffer also takes the prefix from
+/// the body; such a request is the same revocation, so it is rewritten to the path
+/// form and authorised, audited and served exactly as that. (The lease-id endpoints,
+/// `renew`/`revoke`/`lookup` with `lease_id` in the body, are Vault's own form and are
+/// authorised on their bare path, as in Vault: `default` grants `sys/leases/renew`.)
+pub fn prefix_into_path(req: &mut LogicalRequest) {
+    if !matches!(req.operation, Operation::Update | Operation::Create)
+        || !PREFIX_ENDPOINTS.contains(&req.path.as_str())
+    {
+        return;
+    }
+    let Some(prefix) = req.str_field("prefix") else {
+        return;
+    };
+    // Spelled as the path form would be after HTTP decoding: no empty segments, the
+    // trailing `/` kept (it is part of a prefix).
+    let segments: Vec<&str> = prefix.split('/').filter(|s| !s.is_empty()).collect();
+    if segments.is_empty() {
+        return;
+    }
+    let trailing = if prefix.ends_with('/') { "/" } else { "" };
+    req.path = format!("{}/{}{trailing}", req.path, segments.join("/"));
+    req.data.remove("prefix");
+}
+
 fn lease_error(e: LeaseError) -> LogicalResponse {
     match e {
         LeaseError::Storage(_) | LeaseError::Corrupt(..) => {
@@ -134,27 +171,24 @@ async fn revoke(app: &App, req: &LogicalRequest, tail: &str) -> LogicalResponse 
     }
 }
 
+/// `revoke-prefix/<prefix>`, `revoke-force/<prefix>`. The prefix comes from the path
+/// only: a body `prefix` was moved there by [`prefix_into_path`] before authorisation.
 async fn revoke_prefix(
     app: &App,
     req: &LogicalRequest,
-    tail: &str,
+    prefix: &str,
     force: bool,
 ) -> LogicalResponse {
-    let prefix = if tail.is_empty() {
-        req.str_field("prefix").unwrap_or_default()
-    } else {
-        tail.to_string()
-    };
     if prefix.is_empty() {
         return ApiError::bad_request("prefix must be specified").into();
     }
     if !force && !sync_flag(req) {
-        return match app.leases.revoke_prefix_later(&prefix) {
+        return match app.leases.revoke_prefix_later(prefix) {
             Ok(()) => LogicalResponse::Accepted,
             Err(e) => lease_error(e),
         };
     }
-    match app.leases.revoke_prefix(&prefix, force).await {
+    match app.leases.revoke_prefix(prefix, force).await {
         Ok(()) => LogicalResponse::NoContent,
         Err(e) => lease_error(e),
     }
@@ -221,5 +255,102 @@ fn irrevocable(app: &App, req: &LogicalRequest) -> LogicalResponse {
             )
         }
         Err(e) => lease_error(e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::{Map, json};
+
+    use super::*;
+
+    fn req(op: Operation, path: &str, body: Value) -> LogicalRequest {
+        let data: Map<String, Value> = match body {
+            Value::Object(m) => m,
+            _ => Map::new(),
+        };
+        LogicalRequest {
+            id: "id".into(),
+            operation: op,
+            path: path.into(),
+            data,
+            token: None,
+            help: false,
+            remote_address: None,
+            bench_native: false,
+        }
+    }
+
+    fn rewritten(op: Operation, path: &str, body: Value) -> (String, bool) {
+        let mut r = req(op, path, body);
+        prefix_into_path(&mut r);
+        let still_in_body = r.data.contains_key("prefix");
+        (r.path, still_in_body)
+    }
+
+    #[test]
+    fn a_body_prefix_becomes_the_path_the_acl_checks() {
+        for base in PREFIX_ENDPOINTS {
+            let (path, in_body) = rewritten(
+                Operation::Update,
+                base,
+                json!({"prefix": "evil/", "sync": true}),
+            );
+            assert_eq!(path, format!("{base}/evil/"));
+            assert!(!in_body);
+            assert!(
+                crate::auth::policy::requires_sudo(&path),
+                "{path} must need sudo"
+            );
+        }
+        // Spelled as the path form would be.
+        assert_eq!(
+            rewritten(
+                Operation::Update,
+                "sys/leases/revoke-prefix",
+                json!({"prefix": "//aws//creds"})
+            )
+            .0,
+            "sys/leases/revoke-prefix/aws/creds"
+        );
+    }
+
+    #[test]
+    fn other_requests_are_left_alone() {
+        // A prefix in the path wins; the body is not consulted.
+        assert_eq!(
+            rewritten(
+                Operation::Update,
+                "sys/leases/revoke-prefix/aws/",
+                json!({"prefix": "evil/"})
+            ),
+            ("sys/leases/revoke-prefix/aws/".to_string(), true)
+        );
+        // Nothing usable: the handler answers 400.
+        for body in [json!({}), json!({"prefix": ""}), json!({"prefix": "/"})] {
+            assert_eq!(
+                rewritten(Operation::Update, "sys/revoke-force", body).0,
+                "sys/revoke-force"
+            );
+        }
+        // Not a write, or not a prefix endpoint.
+        assert_eq!(
+            rewritten(
+                Operation::Read,
+                "sys/leases/revoke-prefix",
+                json!({"prefix": "a/"})
+            )
+            .0,
+            "sys/leases/revoke-prefix"
+        );
+        assert_eq!(
+            rewritten(
+                Operation::Update,
+                "sys/leases/revoke",
+                json!({"prefix": "a/"})
+            )
+            .0,
+            "sys/leases/revoke"
+        );
     }
 }

@@ -12,6 +12,13 @@ use crate::api::{ApiError, LogicalRequest, LogicalResponse};
 use crate::app::App;
 use crate::auth::Caller;
 
+/// Puts a sys request into the form it is authorised and served in: a target given in
+/// the body of an endpoint that Vault addresses by path is moved into the path
+/// ([`leases::prefix_into_path`]). Called once per request, before the ACL check.
+pub fn address_by_path(req: &mut LogicalRequest) {
+    leases::prefix_into_path(req);
+}
+
 /// Authenticated sys paths.
 pub async fn handle(app: &App, req: &LogicalRequest, caller: &Caller) -> LogicalResponse {
     let path = req.path.as_str();
