@@ -135,6 +135,7 @@ fn create(
     caller: &Caller,
     endpoint: &str,
 ) -> Result<LogicalResponse, ApiError> {
+    may_have_children(caller)?;
     let is_root = caller.is_root();
     let requested = list_param(req, "policies")?;
     let no_default = bool_param(req, "no_default_policy", false)?;
@@ -205,6 +206,19 @@ fn create(
             .auth_block(&created.token, created.lease_duration),
         created.warnings,
     ))
+}
+
+/// A use-limited token would escape its limit through children with uses of their own,
+/// so it may not create any; Vault refuses the same way, whatever the token's policies.
+/// On the token's last use `num_uses` already reads 0: the pending revocation
+/// (`last_use`) counts as limited too.
+fn may_have_children(caller: &Caller) -> Result<(), ApiError> {
+    if caller.num_uses > 0 || caller.last_use.is_some() {
+        return Err(ApiError::bad_request(
+            "restricted use token cannot generate child tokens",
+        ));
+    }
+    Ok(())
 }
 
 /// Vault's policy rules for a child token: inherit the parent's when none are asked
@@ -463,6 +477,23 @@ mod tests {
         assert_eq!(err.status, StatusCode::BAD_REQUEST);
         assert_eq!(err.errors, vec!["child policies must be subset of parent"]);
         assert!(child_policies(&parent, s(&["root"]), false, false).is_err());
+    }
+
+    #[test]
+    fn use_limited_tokens_have_no_children() {
+        let unlimited = Caller::default();
+        assert!(may_have_children(&unlimited).is_ok());
+        let limited = Caller {
+            num_uses: 1,
+            policies: s(&["root"]),
+            ..Caller::default()
+        };
+        let err = may_have_children(&limited).unwrap_err();
+        assert_eq!(err.status, StatusCode::BAD_REQUEST);
+        assert_eq!(
+            err.errors,
+            vec!["restricted use token cannot generate child tokens"]
+        );
     }
 
     #[test]
