@@ -458,7 +458,12 @@ fn indent(text: &str, by: usize) -> String {
 /// parameters. The answer is never shown to the caller.
 ///
 /// * a successful read: `Some(true)`;
-/// * `404` (the engine's not-found, with or without data): `Some(false)`;
+/// * `404` carrying data (`not-found(some(..))`): `Some(true)`. The engine says the
+///   path holds a record it will not show as data, such as kv v2's deleted or
+///   destroyed version, whose metadata is the payload. A new version written there is
+///   an update of that secret (Vault's kv v2 existence check is "metadata exists"), so
+///   a create-only policy must not reach it;
+/// * a bare `404` (`not-found(none)`): `Some(false)`;
 /// * anything else (no mount, `405`, unsupported path, a failing engine): `None`, i.e.
 ///   the path has no existence check and the write counts as an update, as Vault does
 ///   for paths without one. This keeps policies such as Vault's documented
@@ -493,8 +498,8 @@ pub async fn exists(app: &App, req: &LogicalRequest, caller: &Caller) -> Option<
         })
         .await;
     match result {
-        Ok(Ok(_)) => Some(true),
-        Ok(Err(EngineError::NotFound(_))) => Some(false),
+        Ok(Ok(_)) | Ok(Err(EngineError::NotFound(Some(_)))) => Some(true),
+        Ok(Err(EngineError::NotFound(None))) => Some(false),
         _ => None,
     }
 }
