@@ -93,7 +93,7 @@ pub const USAGE: &str = "Usage: coffer server -config=FILE [options]
   -max-request-duration=DUR   Deadline of one request (default 90s).
 
   -dev                        Run a development server: in-memory, unsealed, root token printed,
-                              kv v2 mounted at secret/.
+                              kv v2 mounted at secret/. Every -dev-* flag requires -dev.
   -dev-listen-address=ADDR    Address to listen on (default 127.0.0.1:8200).
   -dev-root-token-id=TOKEN    Use this root token instead of a random one.
   -dev-no-store-token         Do not write the root token to ~/.coffer-token.
@@ -114,6 +114,8 @@ pub const USAGE: &str = "Usage: coffer server -config=FILE [options]
 /// Parses the arguments after `server`.
 pub fn parse(args: &[String]) -> Result<ServerFlags, String> {
     let mut f = ServerFlags::default();
+    // Development and testing flags given, checked against `-dev` once all are read.
+    let mut dev_only: Vec<String> = Vec::new();
     let mut i = 0;
     while i < args.len() {
         let arg = &args[i];
@@ -157,6 +159,9 @@ pub fn parse(args: &[String]) -> Result<ServerFlags, String> {
             }
         };
         let text = || value.clone().unwrap_or_default();
+        if is_dev_only(name) {
+            dev_only.push(format!("-{name}"));
+        }
         match name {
             "h" | "help" => return Err(USAGE.to_string()),
             "dev" => f.dev = flag_bool()?,
@@ -194,7 +199,21 @@ pub fn parse(args: &[String]) -> Result<ServerFlags, String> {
         }
         i += 1;
     }
+    if !f.dev && !dev_only.is_empty() {
+        return Err(format!(
+            "{} only allowed with -dev: development and testing flags must not change a production server (it is configured by -config=FILE)",
+            dev_only.join(", ")
+        ));
+    }
     Ok(f)
+}
+
+/// Flags that exist for development and testing only: every `-dev-*` flag (a shifted
+/// clock, in-memory or unsealed-at-start storage, a plugin directory without a catalog,
+/// ...) and the benchmark switch `-bench-native-kv`. A production server refuses them
+/// rather than run with a test setting.
+fn is_dev_only(name: &str) -> bool {
+    name.starts_with("dev-") || name == "bench-native-kv"
 }
 
 impl ServerFlags {
@@ -280,8 +299,40 @@ mod tests {
             Duration::from_millis(250)
         );
         assert!(!f.bench_native_kv);
-        assert!(parse(&args(&["-bench-native-kv"])).unwrap().bench_native_kv);
+        assert!(
+            parse(&args(&["-dev", "-bench-native-kv"]))
+                .unwrap()
+                .bench_native_kv
+        );
         assert!(parse(&args(&["-bogus"])).is_err());
         assert!(parse(&args(&["-dev-root-token-id"])).is_err());
+    }
+
+    #[test]
+    fn dev_flags_need_dev() {
+        for flag in [
+            "-dev-clock-offset=1h",
+            "-dev-storage=/tmp/x",
+            "-dev-plugin-dir=/tmp/p",
+            "-dev-root-token-id=t",
+            "-dev-listen-address=127.0.0.1:1",
+            "-dev-no-store-token",
+            "-dev-kv-v1",
+            "-bench-native-kv",
+        ] {
+            let err = parse(&args(&["-config=/etc/coffer.hcl", flag])).unwrap_err();
+            let name = flag.split('=').next().unwrap_or(flag);
+            assert!(
+                err.starts_with(&format!("{name} only allowed with -dev")),
+                "{flag}: {err}"
+            );
+            // `-dev=false` is no `-dev`.
+            assert!(parse(&args(&["-dev=false", flag])).is_err(), "{flag}");
+            assert!(parse(&args(&["-dev", flag])).is_ok(), "{flag}");
+        }
+        let err = parse(&args(&["-dev-kv-v1", "-dev-clock-offset", "1h"])).unwrap_err();
+        assert!(err.starts_with("-dev-kv-v1, -dev-clock-offset only allowed with -dev"));
+        // Not dev-only: production settings.
+        assert!(parse(&args(&["-config=x", "-engine-timeout=2s", "-cache-dir=/c"])).is_ok());
     }
 }
