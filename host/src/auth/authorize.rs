@@ -67,6 +67,10 @@ where
     F: FnOnce() -> Fut,
     Fut: Future<Output = Result<Option<bool>, ApiError>>,
 {
+    // allowed/denied/required_parameters of the winning rule, on the request data.
+    if !acl.parameters_allowed(&req.path, req.operation, &req.data) {
+        return Err(ApiError::permission_denied());
+    }
     match decide(acl, &req.path, req.operation) {
         Decision::Allow => Ok(()),
         Decision::Deny => Err(ApiError::permission_denied()),

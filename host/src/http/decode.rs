@@ -6,6 +6,12 @@ use serde_json::{Map, Value};
 
 use crate::api::{ApiError, LogicalRequest, Operation};
 
+/// The largest body accepted from a request that carries no token (bytes). Such a
+/// request can only reach unauthenticated endpoints (`sys/init`, `sys/unseal`,
+/// `sys/seal-status`, logins), whose bodies are a few KiB at most (a PGP key per share
+/// for `sys/init`); requests with a token keep `max_request_size`.
+pub const UNAUTHENTICATED_MAX_BODY: usize = 64 * 1024;
+
 /// The header that asks for the native kv reader (see [`LogicalRequest::bench_native`]).
 const BENCH_NATIVE_HEADER: &str = "x-coffer-bench-native";
 
@@ -78,7 +84,16 @@ pub async fn decode(
         ));
     }
 
-    let bytes = axum::body::to_bytes(body, max_body).await.map_err(|_| {
+    let token = token(&parts.headers);
+    // Without a token nothing can have authorised a large upload yet: only the small,
+    // unauthenticated endpoints (init, unseal, seal-status, login) are reachable, so
+    // the body is bounded before any of it is buffered or parsed.
+    let limit = if token.is_some() {
+        max_body
+    } else {
+        max_body.min(UNAUTHENTICATED_MAX_BODY)
+    };
+    let bytes = axum::body::to_bytes(body, limit).await.map_err(|_| {
         ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
             "http: request body too large",
@@ -102,7 +117,7 @@ pub async fn decode(
         operation,
         path,
         data,
-        token: token(&parts.headers).map(zeroize::Zeroizing::new),
+        token: token.map(zeroize::Zeroizing::new),
         help,
         remote_address,
         bench_native: bench_native_kv
@@ -173,15 +188,7 @@ fn parse_body(bytes: &[u8], headers: &HeaderMap) -> Result<Map<String, Value>, A
     let is_form = content_type(headers) == Some("application/x-www-form-urlencoded")
         && !matches!(trimmed.first(), Some(b'{') | Some(b'['));
     if is_form {
-        let mut map: Map<String, Value> = Map::new();
-        for (k, v) in url::form_urlencoded::parse(trimmed) {
-            let joined = match map.get(k.as_ref()).and_then(Value::as_str) {
-                Some(prev) => format!("{prev},{v}"),
-                None => v.into_owned(),
-            };
-            map.insert(k.into_owned(), Value::String(joined));
-        }
-        return Ok(map);
+        return Ok(parse_form(trimmed));
     }
     match serde_json::from_slice::<Value>(trimmed) {
         Ok(Value::Object(map)) => Ok(map),
@@ -191,6 +198,32 @@ fn parse_body(bytes: &[u8], headers: &HeaderMap) -> Result<Map<String, Value>, A
         )),
         Err(e) => Err(ApiError::bad_request(format!("error parsing JSON: {e}"))),
     }
+}
+
+/// A form body as Vault's `parseFormRequest` sees it: values of a repeated key joined
+/// with `,`. Values are collected per key and joined once, so the cost is linear in the
+/// body size however often a key repeats (joining on every repeat copied the growing
+/// value each time: quadratic, and reachable without a token).
+fn parse_form(body: &[u8]) -> Map<String, Value> {
+    let mut order: Vec<String> = Vec::new();
+    let mut values: std::collections::HashMap<String, Vec<String>> =
+        std::collections::HashMap::new();
+    for (k, v) in url::form_urlencoded::parse(body) {
+        match values.get_mut(k.as_ref()) {
+            Some(list) => list.push(v.into_owned()),
+            None => {
+                order.push(k.clone().into_owned());
+                values.insert(k.into_owned(), vec![v.into_owned()]);
+            }
+        }
+    }
+    order
+        .into_iter()
+        .map(|k| {
+            let joined = values.remove(&k).unwrap_or_default().join(",");
+            (k, Value::String(joined))
+        })
+        .collect()
 }
 
 use crate::util::parse_go_bool;
@@ -272,6 +305,15 @@ mod tests {
         let m = parse_body(b"a=1&a=2&b=x", &h).unwrap();
         assert_eq!(m["a"], "1,2");
         assert_eq!(m["b"], "x");
+        // Many repeats (the quadratic case) come out joined once, in order.
+        let n = 200_000;
+        let body: String = (0..n).map(|i| format!("k={i}&")).collect::<String>() + "z=last";
+        let m = parse_body(body.as_bytes(), &h).unwrap();
+        let joined = m["k"].as_str().unwrap();
+        assert_eq!(joined.split(',').count(), n);
+        assert!(joined.starts_with("0,1,2,") && joined.ends_with(",199999"));
+        assert_eq!(m["z"], "last");
+        assert_eq!(m.keys().collect::<Vec<_>>(), ["k", "z"]);
         assert!(parse_body(b"[1]", &HeaderMap::new()).is_err());
         assert!(parse_body(b"{oops", &HeaderMap::new()).is_err());
         assert!(parse_body(b"null", &HeaderMap::new()).unwrap().is_empty());

@@ -6,10 +6,9 @@ mod encode;
 use std::sync::Arc;
 
 use axum::Router;
-use axum::extract::connect_info::{ConnectInfo, Connected};
+use axum::extract::connect_info::ConnectInfo;
 use axum::extract::{Request, State};
 use axum::response::Response;
-use axum::serve::IncomingStream;
 
 use crate::lifecycle::Core;
 
@@ -19,16 +18,10 @@ pub fn router(core: Arc<Core>) -> Router {
     Router::new().fallback(handle).with_state(core)
 }
 
-/// The client's address, recorded by the listener for each connection (plain TCP here,
-/// TLS in [`crate::server`]) and logged by audit devices.
+/// The client's address, put on each request by the listener
+/// ([`crate::server::serve`]) and logged by audit devices.
 #[derive(Debug, Clone, Copy)]
 pub struct PeerAddr(pub std::net::SocketAddr);
-
-impl Connected<IncomingStream<'_, tokio::net::TcpListener>> for PeerAddr {
-    fn connect_info(stream: IncomingStream<'_, tokio::net::TcpListener>) -> Self {
-        Self(*stream.remote_addr())
-    }
-}
 
 async fn handle(State(core): State<Arc<Core>>, req: Request) -> Response {
     let started = std::time::Instant::now();

@@ -10,6 +10,9 @@
 //!   tls_key_file  = "/etc/coffer/tls.key"
 //!   max_request_size     = 33554432
 //!   max_request_duration = "90s"
+//!   http_read_header_timeout = "10s"   # request line + headers must arrive in time
+//!   http_idle_timeout        = "5m"    # idle keep-alive connections are closed
+//!   max_connections_per_ip   = 512     # 0: unlimited
 //! }
 //! plugin_directory    = "/etc/coffer/plugins"
 //! plugin_directory_watch = false   # true: register and reload new NAME.wasm versions
@@ -92,6 +95,12 @@ pub struct ListenerConfig {
     pub max_request_size: Option<usize>,
     /// Deadline of one request.
     pub max_request_duration: Option<Duration>,
+    /// `http_read_header_timeout` (Vault's key): time allowed for a request's headers.
+    pub http_read_header_timeout: Option<Duration>,
+    /// `http_idle_timeout` (Vault's key): idle keep-alive connections are closed.
+    pub http_idle_timeout: Option<Duration>,
+    /// `max_connections_per_ip`: open connections allowed from one address.
+    pub max_connections_per_ip: Option<usize>,
 }
 
 /// A parsed configuration file.
@@ -148,6 +157,9 @@ struct RawListener {
     tls_key_file: Option<String>,
     max_request_size: Option<Value>,
     max_request_duration: Option<Value>,
+    http_read_header_timeout: Option<Value>,
+    http_idle_timeout: Option<Value>,
+    max_connections_per_ip: Option<Value>,
     #[serde(default, rename = "cluster_address")]
     _cluster_address: Option<Value>,
 }
@@ -231,6 +243,9 @@ fn interpret(path: &Path, tree: Value) -> Result<FileConfig, ConfigError> {
             tls: None,
             max_request_size: None,
             max_request_duration: None,
+            http_read_header_timeout: None,
+            http_idle_timeout: None,
+            max_connections_per_ip: None,
         },
         Some((kind, body)) => {
             if kind != "tcp" {
@@ -273,6 +288,28 @@ fn interpret(path: &Path, tree: Value) -> Result<FileConfig, ConfigError> {
                     .map(duration_value)
                     .transpose()
                     .map_err(|m| invalid(format!("listener \"tcp\": max_request_duration: {m}")))?,
+                http_read_header_timeout: body
+                    .http_read_header_timeout
+                    .as_ref()
+                    .map(duration_value)
+                    .transpose()
+                    .map_err(|m| {
+                        invalid(format!("listener \"tcp\": http_read_header_timeout: {m}"))
+                    })?,
+                http_idle_timeout: body
+                    .http_idle_timeout
+                    .as_ref()
+                    .map(duration_value)
+                    .transpose()
+                    .map_err(|m| invalid(format!("listener \"tcp\": http_idle_timeout: {m}")))?,
+                max_connections_per_ip: body
+                    .max_connections_per_ip
+                    .as_ref()
+                    .map(count_value)
+                    .transpose()
+                    .map_err(|m| {
+                        invalid(format!("listener \"tcp\": max_connections_per_ip: {m}"))
+                    })?,
             }
         }
     };
@@ -358,6 +395,16 @@ fn duration_value(v: &Value) -> Result<Duration, String> {
     }
 }
 
+fn count_value(v: &Value) -> Result<usize, String> {
+    let n = match v {
+        Value::Number(n) => n.as_u64(),
+        Value::String(s) => s.trim().parse().ok(),
+        _ => None,
+    };
+    n.and_then(|n| usize::try_from(n).ok())
+        .ok_or_else(|| "must be a whole number".into())
+}
+
 fn size_value(v: &Value) -> Result<usize, String> {
     match v {
         Value::Number(n) => n
@@ -390,6 +437,9 @@ mod tests {
               tls_key_file = "/k.pem"
               max_request_size = 1024
               max_request_duration = "5s"
+              http_read_header_timeout = "2s"
+              http_idle_timeout = 30
+              max_connections_per_ip = 8
             }
             plugin_directory = "/plugins"
             engine_timeout = "250ms"
@@ -409,6 +459,9 @@ mod tests {
             tls_key_file = "/k.pem"
             max_request_size = 1024
             max_request_duration = "5s"
+            http_read_header_timeout = "2s"
+            http_idle_timeout = 30
+            max_connections_per_ip = 8
         "#;
         let a = load_text("c.hcl", hcl).unwrap();
         let b = load_text("c.toml", toml).unwrap();
@@ -423,6 +476,18 @@ mod tests {
         assert_eq!(
             a.listener.max_request_duration,
             Some(Duration::from_secs(5))
+        );
+        assert_eq!(
+            (
+                a.listener.http_read_header_timeout,
+                a.listener.http_idle_timeout,
+                a.listener.max_connections_per_ip
+            ),
+            (
+                Some(Duration::from_secs(2)),
+                Some(Duration::from_secs(30)),
+                Some(8)
+            )
         );
         assert_eq!(a.engine_timeout, Some(Duration::from_millis(250)));
         assert_eq!(a.engine_memory_limit, Some(64 * 1024 * 1024));

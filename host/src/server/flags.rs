@@ -42,6 +42,9 @@ pub struct ServerFlags {
     pub config: Option<PathBuf>,
     /// `-max-request-duration`: deadline of one whole request.
     pub max_request_duration: Duration,
+    /// `-http-read-header-timeout`, `-http-idle-timeout`, `-max-connections-per-ip`
+    /// (the listener's keys of the same names, with `_`).
+    pub conn_limits: super::serve::ConnLimits,
     /// From the config file: where data lives (`None`: dev defaults).
     pub storage: Option<super::config::StorageConfig>,
     /// From the config file: the listener's TLS files.
@@ -77,6 +80,7 @@ impl Default for ServerFlags {
             dev_clock_offset: Duration::ZERO,
             config: None,
             max_request_duration: Duration::from_secs(90),
+            conn_limits: super::serve::ConnLimits::default(),
             storage: None,
             tls: None,
             bench_native_kv: false,
@@ -91,6 +95,12 @@ pub const USAGE: &str = "Usage: coffer server -config=FILE [options]
   -config=FILE                Configuration file (HCL or TOML): storage, listener (TLS),
                               plugin directory, limits. The server starts sealed.
   -max-request-duration=DUR   Deadline of one request (default 90s).
+  -http-read-header-timeout=DUR  Time a client has to send a request's headers (default
+                              10s; 0 disables).
+  -http-idle-timeout=DUR      Close keep-alive connections idle this long (default 5m;
+                              0 disables).
+  -max-connections-per-ip=N   Open connections allowed from one address (default 512;
+                              0: unlimited).
 
   -dev                        Run a development server: in-memory, unsealed, root token printed,
                               kv v2 mounted at secret/. Every -dev-* flag requires -dev.
@@ -189,6 +199,15 @@ pub fn parse(args: &[String]) -> Result<ServerFlags, String> {
                 f.periodic_interval =
                     parse_duration_flag(name, &text())?.max(Duration::from_millis(100))
             }
+            "http-read-header-timeout" => {
+                f.conn_limits.header_read_timeout = parse_duration_flag(name, &text())?
+            }
+            "http-idle-timeout" => f.conn_limits.idle_timeout = parse_duration_flag(name, &text())?,
+            "max-connections-per-ip" => {
+                f.conn_limits.max_connections_per_ip = text()
+                    .parse()
+                    .map_err(|_| format!("-{name}: invalid number {:?}", text()))?
+            }
             "engine-memory-limit" => f.engine_memory_limit = parse_size(&text())?,
             "max-request-size" => f.max_request_size = parse_size(&text())?,
             other => {
@@ -227,6 +246,15 @@ impl ServerFlags {
         }
         if let Some(d) = file.listener.max_request_duration {
             self.max_request_duration = d;
+        }
+        if let Some(d) = file.listener.http_read_header_timeout {
+            self.conn_limits.header_read_timeout = d;
+        }
+        if let Some(d) = file.listener.http_idle_timeout {
+            self.conn_limits.idle_timeout = d;
+        }
+        if let Some(n) = file.listener.max_connections_per_ip {
+            self.conn_limits.max_connections_per_ip = n;
         }
         if file.plugin_directory.is_some() {
             self.dev_plugin_dir = file.plugin_directory;
@@ -305,6 +333,32 @@ mod tests {
                 .bench_native_kv
         );
         assert!(parse(&args(&["-bogus"])).is_err());
+        let d = parse(&args(&[])).unwrap().conn_limits;
+        assert_eq!(
+            (
+                d.header_read_timeout,
+                d.idle_timeout,
+                d.max_connections_per_ip
+            ),
+            (Duration::from_secs(10), Duration::from_secs(300), 512)
+        );
+        let c = parse(&args(&[
+            "-http-read-header-timeout=1s",
+            "-http-idle-timeout",
+            "500ms",
+            "-max-connections-per-ip=3",
+        ]))
+        .unwrap()
+        .conn_limits;
+        assert_eq!(
+            (
+                c.header_read_timeout,
+                c.idle_timeout,
+                c.max_connections_per_ip
+            ),
+            (Duration::from_secs(1), Duration::from_millis(500), 3)
+        );
+        assert!(parse(&args(&["-max-connections-per-ip=lots"])).is_err());
         assert!(parse(&args(&["-dev-root-token-id"])).is_err());
     }
 

@@ -2,6 +2,7 @@
 
 pub mod config;
 mod flags;
+pub mod serve;
 mod tls;
 
 pub use flags::{ServerFlags, parse as parse_flags};
@@ -116,6 +117,7 @@ pub async fn run(mut flags: ServerFlags) -> Result<(), StartError> {
     let no_store_token = flags.dev_no_store_token;
     let dev_storage = flags.dev_storage.clone();
     let listen_address = flags.listen_address.clone();
+    let limits = flags.conn_limits;
     let core = Core::new(
         backend.clone(),
         Settings {
@@ -149,19 +151,12 @@ pub async fn run(mut flags: ServerFlags) -> Result<(), StartError> {
         _ => print_banner(addr, tls.is_some(), backend.kind()),
     }
 
-    let app =
-        crate::http::router(core).into_make_service_with_connect_info::<crate::http::PeerAddr>();
+    let app = crate::http::router(core);
     match tls {
         Some(config) => {
-            axum::serve(tls::TlsListener::new(tcp, config)?, app)
-                .with_graceful_shutdown(shutdown_signal())
-                .await?
+            serve::serve(tcp, tls::Tls::new(config), app, limits, shutdown_signal()).await
         }
-        None => {
-            axum::serve(tcp, app)
-                .with_graceful_shutdown(shutdown_signal())
-                .await?
-        }
+        None => serve::serve(tcp, serve::Plain, app, limits, shutdown_signal()).await,
     }
     tracing::info!("server stopped");
     Ok(())

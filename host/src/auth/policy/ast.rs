@@ -1,10 +1,9 @@
 //! Policies as data: path rules, and building them from the parsed tree.
 
-use std::collections::BTreeMap;
-
 use serde_json::Value as Json;
 
 use super::capability::{Capability, CapabilitySet};
+use super::parameters::{ParameterMap, ParameterRules};
 use super::parser::{Entry, Node, Value, parse_document};
 use super::{PolicyError, builtin, normalize_name};
 
@@ -15,16 +14,8 @@ pub struct PathRule {
     pub path: String,
     /// What the block grants. A block with `deny` holds only `deny`.
     pub capabilities: CapabilitySet,
-    /// `allowed_parameters` (keys lower-cased). Kept, not yet evaluated.
-    pub allowed_parameters: Option<BTreeMap<String, Vec<Json>>>,
-    /// `denied_parameters` (keys lower-cased). Kept, not yet evaluated.
-    pub denied_parameters: Option<BTreeMap<String, Vec<Json>>>,
-    /// `required_parameters`. Kept, not yet evaluated.
-    pub required_parameters: Vec<String>,
-    /// `min_wrapping_ttl` in seconds. Kept, not yet evaluated.
-    pub min_wrapping_ttl: Option<u64>,
-    /// `max_wrapping_ttl` in seconds. Kept, not yet evaluated.
-    pub max_wrapping_ttl: Option<u64>,
+    /// `allowed_parameters`, `denied_parameters` and `required_parameters`.
+    pub parameters: ParameterRules,
     /// The line of the block in HCL text.
     pub line: Option<usize>,
 }
@@ -35,11 +26,7 @@ impl PathRule {
         Self {
             path: path.trim_start_matches('/').to_string(),
             capabilities,
-            allowed_parameters: None,
-            denied_parameters: None,
-            required_parameters: Vec::new(),
-            min_wrapping_ttl: None,
-            max_wrapping_ttl: None,
+            parameters: ParameterRules::default(),
             line: None,
         }
     }
@@ -69,8 +56,9 @@ pub struct Policy {
     root: bool,
 }
 
-/// Keys Vault accepts inside a path block; the ones this module does not evaluate
-/// (`comment`, `mfa_methods`, `control_group`) are accepted and dropped.
+/// Keys Vault accepts inside a path block. `comment` has no meaning; the ones in
+/// [`UNSUPPORTED_PATH_KEYS`] are refused, because accepting a restriction this server
+/// cannot enforce would silently grant more than the policy says.
 const PATH_KEYS: [&str; 10] = [
     "comment",
     "policy",
@@ -82,6 +70,24 @@ const PATH_KEYS: [&str; 10] = [
     "max_wrapping_ttl",
     "mfa_methods",
     "control_group",
+];
+
+/// Path-block keys Vault accepts that this server cannot enforce, each with the reason
+/// given in the error.
+const UNSUPPORTED_PATH_KEYS: [(&str, &str); 4] = [
+    (
+        "min_wrapping_ttl",
+        "response wrapping is not supported by this server",
+    ),
+    (
+        "max_wrapping_ttl",
+        "response wrapping is not supported by this server",
+    ),
+    ("mfa_methods", "MFA is not supported by this server"),
+    (
+        "control_group",
+        "control groups are not supported by this server",
+    ),
 ];
 
 impl Policy {
@@ -226,6 +232,9 @@ fn path_rule(path: &str, body: &Node, line: Option<usize>) -> Result<PathRule, P
                 key: k.to_string(),
             });
         }
+        if let Some((_, why)) = UNSUPPORTED_PATH_KEYS.iter().find(|(u, _)| *u == k) {
+            return Err(invalid(e.line, format!("{ctx}{k} cannot be used: {why}")));
+        }
     }
     let find = |k: &str| entries.iter().find(|e| key(e) == k);
 
@@ -265,10 +274,10 @@ fn path_rule(path: &str, body: &Node, line: Option<usize>) -> Result<PathRule, P
     }
 
     if let Some(e) = find("allowed_parameters") {
-        rule.allowed_parameters = Some(parameters(&e.value, &ctx, "allowed_parameters")?);
+        rule.parameters.allowed = parameters(&e.value, &ctx, "allowed_parameters")?;
     }
     if let Some(e) = find("denied_parameters") {
-        rule.denied_parameters = Some(parameters(&e.value, &ctx, "denied_parameters")?);
+        rule.parameters.denied = parameters(&e.value, &ctx, "denied_parameters")?;
     }
     if let Some(e) = find("required_parameters") {
         let required = string_list(&e.value, &ctx, "required_parameters")?;
@@ -282,23 +291,7 @@ fn path_rule(path: &str, body: &Node, line: Option<usize>) -> Result<PathRule, P
                 ));
             }
         }
-        rule.required_parameters = required.into_iter().map(|(p, _)| p).collect();
-    }
-    if let Some(e) = find("min_wrapping_ttl") {
-        rule.min_wrapping_ttl = Some(duration(&e.value, "min_wrapping_ttl")?);
-    }
-    if let Some(e) = find("max_wrapping_ttl") {
-        rule.max_wrapping_ttl = Some(duration(&e.value, "max_wrapping_ttl")?);
-    }
-    if let (Some(min), Some(max)) = (rule.min_wrapping_ttl, rule.max_wrapping_ttl)
-        && min != 0
-        && max != 0
-        && max < min
-    {
-        return Err(invalid(
-            line,
-            "max_wrapping_ttl cannot be less than min_wrapping_ttl".into(),
-        ));
+        rule.parameters.required = required.into_iter().map(|(p, _)| p).collect();
     }
     Ok(rule)
 }
@@ -336,13 +329,10 @@ fn string_list(
     }
 }
 
-/// `{ "key" = [values...] }`: keys lower-cased, values as JSON. Wildcard keys must be
-/// `*` or a JSON pointer ending in `/*`.
-fn parameters(
-    node: &Node,
-    ctx: &str,
-    what: &str,
-) -> Result<BTreeMap<String, Vec<Json>>, PolicyError> {
+/// `{ "key" = [values...] }`: keys lower-cased, values as JSON. The only wildcard key
+/// is `*` itself (any parameter); any other key holding `*` would be taken literally
+/// by the matcher, so it is refused rather than silently never matching.
+fn parameters(node: &Node, ctx: &str, what: &str) -> Result<ParameterMap, PolicyError> {
     let entries: Vec<&Entry> = match &node.value {
         Value::Object(entries) => entries.iter().collect(),
         // `allowed_parameters { .. }` written twice or as a JSON list of objects.
@@ -368,18 +358,16 @@ fn parameters(
             ));
         }
     };
-    let mut out = BTreeMap::new();
+    let mut out = ParameterMap::new();
     for e in entries {
         let k = key(e);
-        if k.contains('*') {
-            let tail_only = k == "*"
-                || (k.starts_with('/') && k.ends_with("/*") && !k[..k.len() - 2].contains('*'));
-            if !tail_only {
-                return Err(invalid(
-                    e.line,
-                    format!("{ctx}{what}: parameter key {k:?} cannot contain non-tail wildcards"),
-                ));
-            }
+        if k.contains('*') && k != "*" {
+            return Err(invalid(
+                e.line,
+                format!(
+                    "{ctx}{what}: parameter key {k:?}: wildcard is only permitted as the whole key \"*\""
+                ),
+            ));
         }
         let values = match &e.value.value {
             Value::List(items) => items.iter().map(to_json).collect::<Result<_, _>>()?,
@@ -415,11 +403,6 @@ fn to_json(node: &Node) -> Result<Json, PolicyError> {
                 .collect::<Result<_, PolicyError>>()?,
         ),
     })
-}
-
-fn duration(node: &Node, what: &str) -> Result<u64, PolicyError> {
-    crate::util::duration::parse_value(&to_json(node)?)
-        .map_err(|e| invalid(node.line, format!("error parsing {what}: {e}")))
 }
 
 #[cfg(test)]
@@ -531,7 +514,7 @@ path "secret/data/app/locked" { capabilities = ["deny", "read"] }
     }
 
     #[test]
-    fn tolerated_extras_are_kept() {
+    fn parameter_constraints_are_kept() {
         let p = Policy::parse(
             "p",
             r#"
@@ -543,40 +526,59 @@ path "secret/data/x" {
   }
   denied_parameters { "ttl" = [] }
   required_parameters = ["color"]
-  min_wrapping_ttl = "1m"
-  max_wrapping_ttl = 3600
   comment = "free text"
-  mfa_methods = ["totp"]
 }
 "#,
         )
         .unwrap();
-        let r = &p.rules()[0];
-        let allowed = r.allowed_parameters.as_ref().unwrap();
+        let r = &p.rules()[0].parameters;
         assert_eq!(
-            allowed["color"],
+            r.allowed["color"],
             vec![Json::from("red"), Json::from("green")]
         );
-        assert!(allowed["*"].is_empty());
-        assert!(r.denied_parameters.as_ref().unwrap().contains_key("ttl"));
-        assert_eq!(r.required_parameters, vec!["color"]);
-        assert_eq!(
-            (r.min_wrapping_ttl, r.max_wrapping_ttl),
-            (Some(60), Some(3600))
-        );
+        assert!(r.allowed["*"].is_empty());
+        assert!(r.denied.contains_key("ttl"));
+        assert_eq!(r.required, vec!["color"]);
 
-        let err = Policy::parse(
-            "p",
-            "path \"a\" {\n capabilities = [\"read\"]\n min_wrapping_ttl = \"1h\"\n max_wrapping_ttl = \"1m\"\n}",
-        )
-        .unwrap_err();
-        assert!(err.to_string().contains("cannot be less than"));
         let err = Policy::parse(
             "p",
             "path \"a\" {\n capabilities = [\"read\"]\n allowed_parameters = { \"a*b\" = [] }\n}",
         )
         .unwrap_err();
         assert_eq!(err.line(), Some(3));
+        let err = Policy::parse(
+            "p",
+            "path \"a\" {\n capabilities = [\"read\"]\n denied_parameters = { \"/data/*\" = [] }\n}",
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("\"/data/*\""), "{err}");
+    }
+
+    #[test]
+    fn unenforceable_keys_are_refused() {
+        for (key, value) in [
+            ("min_wrapping_ttl", "\"1m\""),
+            ("max_wrapping_ttl", "3600"),
+            ("mfa_methods", "[\"totp\"]"),
+            ("control_group", "{ max_approvals = 1 }"),
+        ] {
+            let text = format!("path \"a\" {{\n capabilities = [\"read\"]\n {key} = {value}\n}}");
+            let err = Policy::parse("p", &text).unwrap_err();
+            assert_eq!(err.line(), Some(3), "{key}: {err}");
+            let msg = err.to_string();
+            assert!(
+                msg.starts_with("failed to parse policy: line 3: path \"a\": ")
+                    && msg.contains(key)
+                    && msg.contains("not supported"),
+                "{msg}"
+            );
+            // The JSON form too, and inside a deny block.
+            let json = format!(
+                r#"{{"path": {{"a": {{"capabilities": ["deny"], "{key}": {}}}}}}}"#,
+                if key == "control_group" { "{}" } else { "[]" }
+            );
+            assert!(Policy::parse("p", &json).is_err(), "{key}");
+        }
     }
 
     #[test]

@@ -3,9 +3,12 @@
 use std::cmp::Reverse;
 use std::collections::HashMap;
 
-use super::ast::{Policy, has_segment_wildcards};
+use serde_json::{Map, Value as Json};
+
+use super::ast::{PathRule, Policy, has_segment_wildcards};
 use super::builtin::requires_sudo;
 use super::capability::{Capability, CapabilitySet};
+use super::parameters::ParameterRules;
 use crate::api::Operation;
 
 /// The merged rules of a set of policies.
@@ -29,13 +32,41 @@ use crate::api::Operation;
 /// 3. no matching rule: nothing is allowed.
 ///
 /// The winning rule alone decides: a `deny` or empty rule that wins refuses everything,
-/// and a less specific `deny` does not override a more specific grant.
+/// and a less specific `deny` does not override a more specific grant. Its parameter
+/// constraints (merged across policies, see [`ParameterRules`]) are checked by
+/// [`Acl::parameters_allowed`].
 #[derive(Debug, Clone, Default)]
 pub struct Acl {
     root: bool,
-    exact: HashMap<String, CapabilitySet>,
-    prefix: HashMap<String, CapabilitySet>,
+    exact: HashMap<String, Permissions>,
+    prefix: HashMap<String, Permissions>,
     segment: Vec<SegmentRule>,
+}
+
+/// What the merged rules for one path string grant.
+#[derive(Debug, Clone, Default)]
+struct Permissions {
+    capabilities: CapabilitySet,
+    parameters: ParameterRules,
+}
+
+impl Permissions {
+    fn of(rule: &PathRule) -> Self {
+        let mut p = Self::default();
+        p.merge(rule);
+        p
+    }
+
+    /// Vault's merge: capabilities unioned, and a `deny` on either side leaves only
+    /// `deny` with no parameter constraints (nothing is allowed anyway).
+    fn merge(&mut self, rule: &PathRule) {
+        self.capabilities = self.capabilities.merge(rule.capabilities);
+        if self.capabilities.is_deny() {
+            self.parameters = ParameterRules::default();
+        } else {
+            self.parameters.merge(&rule.parameters);
+        }
+    }
 }
 
 /// A rule using `+` wildcards.
@@ -47,7 +78,7 @@ struct SegmentRule {
     parts: Vec<String>,
     /// Whether the pattern ends with `*`.
     glob: bool,
-    capabilities: CapabilitySet,
+    permissions: Permissions,
 }
 
 impl SegmentRule {
@@ -81,7 +112,7 @@ struct Candidate<'a> {
     glob: bool,
     wildcards: usize,
     stem: &'a str,
-    capabilities: CapabilitySet,
+    permissions: &'a Permissions,
 }
 
 impl Candidate<'_> {
@@ -108,12 +139,11 @@ impl Acl {
                 acl.root = true;
             }
             for rule in policy.rules() {
-                let caps = rule.capabilities;
                 let path = rule.path.as_str();
                 if has_segment_wildcards(path) {
                     if let Some(&i) = segment_index.get(path) {
                         if let Some(existing) = acl.segment.get_mut(i) {
-                            existing.capabilities = existing.capabilities.merge(caps);
+                            existing.permissions.merge(rule);
                         }
                         continue;
                     }
@@ -124,7 +154,7 @@ impl Acl {
                         pattern: path.to_string(),
                         parts: stem.split('/').map(str::to_string).collect(),
                         glob,
-                        capabilities: caps,
+                        permissions: Permissions::of(rule),
                     });
                 } else {
                     let (map, key) = match path.strip_suffix('*') {
@@ -132,8 +162,8 @@ impl Acl {
                         None => (&mut acl.exact, path),
                     };
                     map.entry(key.to_string())
-                        .and_modify(|c| *c = c.merge(caps))
-                        .or_insert(caps);
+                        .and_modify(|p| p.merge(rule))
+                        .or_insert_with(|| Permissions::of(rule));
                 }
             }
         }
@@ -160,17 +190,39 @@ impl Acl {
         if self.root {
             return Some(CapabilitySet::all());
         }
+        self.winning_rule(path, list).map(|p| p.capabilities)
+    }
+
+    /// Whether the parameter constraints of the rule that wins for `path` let a request
+    /// with `data` through (Vault checks them for read, create, update and patch; the
+    /// other operations carry no parameters a policy constrains). `true` when no rule
+    /// matches: the capability check refuses that request anyway.
+    pub fn parameters_allowed(&self, path: &str, op: Operation, data: &Map<String, Json>) -> bool {
+        if self.root
+            || !matches!(
+                op,
+                Operation::Read | Operation::Create | Operation::Update | Operation::Patch
+            )
+        {
+            return true;
+        }
+        self.winning_rule(path, false)
+            .is_none_or(|p| p.parameters.allows(data))
+    }
+
+    /// The merged rule that wins for `path`, with the list fallbacks when `list`.
+    fn winning_rule(&self, path: &str, list: bool) -> Option<&Permissions> {
         let path = path.trim_start_matches('/');
-        if let Some(caps) = self.exact.get(path) {
-            return Some(*caps);
+        if let Some(p) = self.exact.get(path) {
+            return Some(p);
         }
         let trimmed = path.strip_suffix('/');
         if list {
-            if let Some(caps) = trimmed.and_then(|t| self.exact.get(t)) {
-                return Some(*caps);
+            if let Some(p) = trimmed.and_then(|t| self.exact.get(t)) {
+                return Some(p);
             }
-            if let Some(caps) = trimmed.and_then(|t| self.non_exact(t)) {
-                return Some(caps);
+            if let Some(p) = trimmed.and_then(|t| self.non_exact(t)) {
+                return Some(p);
             }
         }
         self.non_exact(path)
@@ -247,7 +299,7 @@ impl Acl {
             .exact
             .iter()
             .chain(&self.prefix)
-            .any(|(path, caps)| path.starts_with(mount) && grants(caps))
+            .any(|(path, p)| path.starts_with(mount) && grants(&p.capabilities))
         {
             return true;
         }
@@ -256,7 +308,7 @@ impl Acl {
         let mount_parts: Vec<&str> = mount.trim_end_matches('/').split('/').collect();
         self.segment.iter().any(|rule| {
             let last = rule.parts.len().saturating_sub(1);
-            grants(&rule.capabilities)
+            grants(&rule.permissions.capabilities)
                 && rule.parts.len() >= mount_parts.len()
                 && mount_parts
                     .iter()
@@ -271,21 +323,21 @@ impl Acl {
     }
 
     /// The winning glob or `+` rule for `path`.
-    fn non_exact(&self, path: &str) -> Option<CapabilitySet> {
+    fn non_exact(&self, path: &str) -> Option<&Permissions> {
         let prefix = self
             .prefix
             .iter()
             .filter(|(p, _)| path.starts_with(p.as_str()))
             .max_by_key(|(p, _)| p.len())
-            .map(|(p, caps)| Candidate {
+            .map(|(p, permissions)| Candidate {
                 first_wildcard: p.len(),
                 glob: true,
                 wildcards: 0,
                 stem: p,
-                capabilities: *caps,
+                permissions,
             });
         if self.segment.is_empty() {
-            return prefix.map(|c| c.capabilities);
+            return prefix.map(|c| c.permissions);
         }
         let parts: Vec<&str> = path.split('/').collect();
         let segment = self
@@ -297,18 +349,20 @@ impl Acl {
                 glob: rule.glob,
                 wildcards: rule.parts.iter().filter(|p| *p == "+").count(),
                 stem: rule.stem(),
-                capabilities: rule.capabilities,
+                permissions: &rule.permissions,
             });
         prefix
             .into_iter()
             .chain(segment)
             .max_by(|a, b| a.rank().cmp(&b.rank()))
-            .map(|c| c.capabilities)
+            .map(|c| c.permissions)
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use serde_json::json;
+
     use super::*;
     use crate::auth::policy::builtin::default_policy;
 
@@ -554,6 +608,87 @@ path "secret/data/app/*" {
         assert!(!with.allowed_operation("sys/auth/userpass", Operation::Delete));
         assert!(with.allowed_operation("sys/leases/lookup/aws/", Operation::List));
         assert_eq!(with.capabilities("sys/auth/x"), ["sudo", "update"]);
+    }
+
+    #[test]
+    fn parameters_are_checked_on_the_winning_rule_merged_across_policies() {
+        let blue = policy(
+            "blue",
+            r#"path "secret/data/paint/*" {
+                 capabilities = ["create", "update", "read"]
+                 allowed_parameters = { "color" = ["blue"] }
+               }
+               path "secret/data/paint/free" { capabilities = ["update"] }
+               path "auth/token/create" {
+                 capabilities = ["update"]
+                 allowed_parameters = { "ttl" = ["1h", "2h"], "*" = [] }
+                 denied_parameters = { "policies" = [] }
+                 required_parameters = ["display_name"]
+               }"#,
+        );
+        let data = |v: Json| -> Map<String, Json> { serde_json::from_value(v).unwrap() };
+        let a = Acl::new([&blue]);
+        let path = "secret/data/paint/wall";
+        assert!(a.parameters_allowed(path, Operation::Update, &data(json!({"color": "blue"}))));
+        assert!(!a.parameters_allowed(path, Operation::Update, &data(json!({"color": "red"}))));
+        assert!(!a.parameters_allowed(path, Operation::Create, &data(json!({"size": 1}))));
+        // Reads carry their query parameters in the data too.
+        assert!(!a.parameters_allowed(path, Operation::Read, &data(json!({"version": "1"}))));
+        // Delete and list are not constrained (Vault).
+        assert!(a.parameters_allowed(path, Operation::Delete, &data(json!({"x": 1}))));
+        assert!(a.parameters_allowed(
+            "secret/data/paint/",
+            Operation::List,
+            &data(json!({"x": 1}))
+        ));
+        // A more specific rule without constraints wins.
+        assert!(a.parameters_allowed(
+            "secret/data/paint/free",
+            Operation::Update,
+            &data(json!({"color": "red"}))
+        ));
+        let token =
+            |v: Json| a.parameters_allowed("auth/token/create", Operation::Update, &data(v));
+        assert!(token(json!({"display_name": "x", "ttl": "1h", "meta": {}})));
+        assert!(!token(json!({"display_name": "x", "ttl": "700h"})));
+        assert!(!token(json!({"ttl": "1h"})));
+        assert!(!token(json!({"display_name": "x", "policies": ["root"]})));
+
+        // A second policy for the same path widens the allowed values.
+        let red = policy(
+            "red",
+            r#"path "secret/data/paint/*" {
+                 capabilities = ["update"]
+                 allowed_parameters = { "color" = ["red"] }
+               }"#,
+        );
+        let a = Acl::new([&blue, &red]);
+        assert!(a.parameters_allowed(path, Operation::Update, &data(json!({"color": "red"}))));
+        assert!(a.parameters_allowed(path, Operation::Update, &data(json!({"color": "blue"}))));
+        assert!(!a.parameters_allowed(path, Operation::Update, &data(json!({"color": "green"}))));
+        // ... and an empty list from any of them allows every value.
+        let any = policy(
+            "any",
+            r#"path "secret/data/paint/*" {
+                 capabilities = ["update"]
+                 allowed_parameters = { "color" = [] }
+               }"#,
+        );
+        let a = Acl::new([&blue, &any]);
+        assert!(a.parameters_allowed(path, Operation::Update, &data(json!({"color": "green"}))));
+        // A deny merged in leaves nothing allowed, constraints or not.
+        let deny = policy(
+            "d",
+            r#"path "secret/data/paint/*" { capabilities = ["deny"] }"#,
+        );
+        let a = Acl::new([&blue, &deny]);
+        assert!(!a.allowed_operation(path, Operation::Update));
+        // Root is never constrained.
+        assert!(Acl::root().parameters_allowed(
+            path,
+            Operation::Update,
+            &data(json!({"color": "red"}))
+        ));
     }
 
     #[test]

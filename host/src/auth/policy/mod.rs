@@ -14,8 +14,11 @@
 //! single most specific rule matching the request path decides. See [`Acl`] for the
 //! priority order.
 //!
-//! Not yet evaluated (parsed and kept on [`PathRule`] only): `allowed_parameters`,
-//! `denied_parameters`, `required_parameters`, `min_wrapping_ttl`, `max_wrapping_ttl`.
+//! `allowed_parameters`, `denied_parameters` and `required_parameters` are enforced on
+//! the winning rule ([`Acl::parameters_allowed`], semantics in [`parameters`]). Keys
+//! Vault accepts but this server cannot enforce (`min_wrapping_ttl`,
+//! `max_wrapping_ttl`: there is no response wrapping; `mfa_methods`, `control_group`)
+//! are refused when a policy is written, never accepted and ignored.
 //! Identity templating (`{{identity.entity.id}}`) is not expanded: such paths match
 //! literally, i.e. never in practice.
 
@@ -23,6 +26,7 @@ mod ast;
 pub mod builtin;
 mod capability;
 mod matcher;
+pub mod parameters;
 mod parser;
 mod store;
 
