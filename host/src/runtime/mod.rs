@@ -583,7 +583,9 @@ impl PendingWrites {
 
     /// The writes with the backend's own keys, to be committed in one batch with other
     /// records on the same backend ([`View::is_over`]).
-    pub fn absolute_ops(&self) -> Result<Vec<crate::storage::BatchOp>, crate::storage::StorageError> {
+    pub fn absolute_ops(
+        &self,
+    ) -> Result<Vec<crate::storage::BatchOp>, crate::storage::StorageError> {
         self.storage.absolute(&self.ops)
     }
 

@@ -170,7 +170,10 @@ impl WriteSet {
         let mut thinned: BTreeSet<String> = BTreeSet::new();
         let below = self
             .ops
-            .range::<str, _>((std::ops::Bound::Included(prefix), std::ops::Bound::Unbounded))
+            .range::<str, _>((
+                std::ops::Bound::Included(prefix),
+                std::ops::Bound::Unbounded,
+            ))
             .take_while(|(k, _)| k.starts_with(prefix));
         for (key, value) in below {
             let rest = &key[prefix.len()..];
@@ -193,7 +196,9 @@ impl WriteSet {
             }
         }
         for folder in thinned {
-            if names.contains(&folder) && !self.folder_survives(view, &format!("{prefix}{folder}"))? {
+            if names.contains(&folder)
+                && !self.folder_survives(view, &format!("{prefix}{folder}"))?
+            {
                 names.remove(&folder);
             }
         }
@@ -204,7 +209,10 @@ impl WriteSet {
     fn folder_survives(&self, view: &View, folder: &str) -> Result<bool, StorageError> {
         let pending_put = self
             .ops
-            .range::<str, _>((std::ops::Bound::Included(folder), std::ops::Bound::Unbounded))
+            .range::<str, _>((
+                std::ops::Bound::Included(folder),
+                std::ops::Bound::Unbounded,
+            ))
             .take_while(|(k, _)| k.starts_with(folder))
             .any(|(_, v)| v.is_some());
         if pending_put {
@@ -268,7 +276,8 @@ mod tests {
     fn writes_beyond_the_call_limit_are_refused_not_committed() {
         let view = view();
         let mut set = WriteSet::default();
-        set.push(BatchOp::Put("a".into(), vec![0; 8 << 20])).unwrap();
+        set.push(BatchOp::Put("a".into(), vec![0; 8 << 20]))
+            .unwrap();
         // 9 MiB in 1 MiB writes: all held, none committed (the old set flushed at 8).
         for i in 0..9 {
             set.push(BatchOp::Put(format!("b/{i}"), vec![0; 1 << 20]))
@@ -285,13 +294,17 @@ mod tests {
         let before = set.bytes;
         let previous = set.push(BatchOp::Put("a".into(), vec![2; 3])).unwrap();
         set.restore("a", previous);
-        assert_eq!((set.bytes, set.lookup("a").map(|v| v.map(<[u8]>::len))), (before, Some(Some(8 << 20))));
+        assert_eq!(
+            (set.bytes, set.lookup("a").map(|v| v.map(<[u8]>::len))),
+            (before, Some(Some(8 << 20)))
+        );
         let previous = set.push(BatchOp::Put("fresh".into(), vec![2; 3])).unwrap();
         set.restore("fresh", previous);
         assert_eq!((set.bytes, set.lookup("fresh")), (before, None));
         // Rewriting a key replaces its pending bytes rather than adding to them.
         for _ in 0..100 {
-            set.push(BatchOp::Put("a".into(), vec![1; 8 << 20])).unwrap();
+            set.push(BatchOp::Put("a".into(), vec![1; 8 << 20]))
+                .unwrap();
         }
         assert!(view.list("").unwrap().is_empty());
     }
@@ -303,8 +316,10 @@ mod tests {
             view.put(k, b"x").unwrap();
         }
         let mut set = WriteSet::default();
-        set.push(BatchOp::Put("a/new".into(), b"1".to_vec())).unwrap();
-        set.push(BatchOp::Put("a/dir/x".into(), b"1".to_vec())).unwrap();
+        set.push(BatchOp::Put("a/new".into(), b"1".to_vec()))
+            .unwrap();
+        set.push(BatchOp::Put("a/dir/x".into(), b"1".to_vec()))
+            .unwrap();
         set.push(BatchOp::Delete("a/b".into())).unwrap();
         // One of two keys of c/ deleted: c/ stays; g/ loses its only key: gone.
         set.push(BatchOp::Delete("a/c/d".into())).unwrap();
@@ -320,7 +335,8 @@ mod tests {
         assert_eq!(set.list(&view, "a/dir/").unwrap(), vec!["x"]);
         assert!(set.list(&view, "a/g/").unwrap().is_empty());
         // A folder emptied and refilled in the same call is listed.
-        set.push(BatchOp::Put("a/g/i".into(), b"1".to_vec())).unwrap();
+        set.push(BatchOp::Put("a/g/i".into(), b"1".to_vec()))
+            .unwrap();
         assert!(set.list(&view, "a/").unwrap().contains(&"g/".to_string()));
         assert_eq!(
             view.list("a/").unwrap(),
@@ -328,7 +344,10 @@ mod tests {
             "listing committed nothing"
         );
         set.commit(&view).unwrap();
-        assert_eq!(view.list("a/").unwrap(), vec!["c/", "dir/", "f", "g/", "new"]);
+        assert_eq!(
+            view.list("a/").unwrap(),
+            vec!["c/", "dir/", "f", "g/", "new"]
+        );
     }
 
     #[test]

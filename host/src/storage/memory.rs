@@ -95,7 +95,10 @@ impl Backend for MemoryBackend {
     fn delete_prefix(&self, prefix: &str) -> Result<(), StorageError> {
         let mut store = self.map.write().map_err(|_| Self::poisoned())?;
         let doomed: Vec<String> = store
-            .range::<str, _>((std::ops::Bound::Included(prefix), std::ops::Bound::Unbounded))
+            .range::<str, _>((
+                std::ops::Bound::Included(prefix),
+                std::ops::Bound::Unbounded,
+            ))
             .map(|(k, _)| k)
             .take_while(|k| k.starts_with(prefix))
             .cloned()

@@ -6,6 +6,15 @@
 //! once its write is durable, but 64 concurrent writers share a handful of fsyncs
 //! instead of queueing for 64 of them. Nothing waits to fill a group: a lone write is
 //! committed at once, and groups grow only while the disk is busy with the previous one.
+//!
+//! Every write transaction also updates the usage counts of the metered folders
+//! ([`Backend::stored_bytes`], table `coffer-usage`) from the old values redb hands back
+//! on insert and remove, so the counts are exact and cost no extra reads.
+//!
+//! Space: deleting data (an unmount deletes the mount's keys and its count) frees
+//! pages inside the file for later writes to reuse, but the file does not shrink.
+//! redb's `Database::compact` needs exclusive access (no transaction in flight), which
+//! a serving process never has; compact offline if the file must shrink.
 
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -73,7 +82,7 @@ impl RedbBackend {
         // Create the tables up front so read transactions can always open them.
         let txn = db.begin_write().map_err(backend_err)?;
         txn.open_table(TABLE).map_err(backend_err)?;
-        count_usage_once(&txn).map_err(backend_err)?;
+        count_usage_once(&txn)?;
         txn.commit().map_err(backend_err)?;
         let (commits, queue) = mpsc::channel();
         let commits_done = Arc::new(AtomicU64::new(0));
@@ -169,25 +178,27 @@ fn run_committer(db: &Database, queue: &mpsc::Receiver<Commit>, done: &AtomicU64
 }
 
 /// Fills [`USAGE`] from one scan of the metered keys, unless it is complete already.
-fn count_usage_once(txn: &redb::WriteTransaction) -> Result<(), redb::Error> {
-    let mut usage = txn.open_table(USAGE)?;
-    if usage.get(USAGE_COMPLETE)?.is_some() {
+fn count_usage_once(txn: &redb::WriteTransaction) -> Result<(), StorageError> {
+    let mut usage = txn.open_table(USAGE).map_err(backend_err)?;
+    if usage.get(USAGE_COMPLETE).map_err(backend_err)?.is_some() {
         return Ok(());
     }
-    let table = txn.open_table(TABLE)?;
+    let table = txn.open_table(TABLE).map_err(backend_err)?;
     let mut meter = Meter::default();
-    for entry in table.range(METERED_ROOT..)? {
-        let (k, v) = entry?;
+    for entry in table.range(METERED_ROOT..).map_err(backend_err)? {
+        let (k, v) = entry.map_err(backend_err)?;
         if !k.value().starts_with(METERED_ROOT) {
             break;
         }
         meter.record(k.value(), None, Some(v.value().len()));
     }
-    usage.retain(|_, _| false)?;
+    usage.retain(|_, _| false).map_err(backend_err)?;
     for (folder, bytes) in meter.into_deltas() {
-        usage.insert(folder.as_str(), bytes.max(0) as u64)?;
+        usage
+            .insert(folder.as_str(), bytes.max(0) as u64)
+            .map_err(backend_err)?;
     }
-    usage.insert(USAGE_COMPLETE, 0)?;
+    usage.insert(USAGE_COMPLETE, 0).map_err(backend_err)?;
     Ok(())
 }
 
