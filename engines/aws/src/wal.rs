@@ -2,10 +2,12 @@
 //!
 //! Before the engine creates an IAM user it records the user name under
 //! `wal/<uuid>`, in the shape Vault's framework uses:
-//! `{"type":"user","data":{"UserName":"…"},"created_at":<unix seconds>}`. A successful
-//! issue deletes the entry; if anything fails after `CreateUser`, the entry stays and
-//! [`crate::rollback::periodic`] deletes the half-made user once the entry is five
-//! minutes old.
+//! `{"type":"user","data":{"UserName":"…"},"created_at":<unix seconds>}`. The host
+//! commits a call's pending writes before every AWS call, so the entry is durable
+//! before `CreateUser`. A successful issue deletes the entry as its last write, which
+//! the host commits in the same batch as the lease; if anything fails after
+//! `CreateUser`, the entry stays and [`crate::rollback::periodic`] deletes the
+//! half-made user once the entry is five minutes old.
 
 use coffer_sdk::{Error, Result, clock, random, storage};
 use serde::{Deserialize, Serialize};

@@ -1,13 +1,13 @@
 //! The mount's private key/value storage.
 //!
 //! Keys are `/`-separated paths; the host scopes them to the mount and encrypts values.
-//! For engines without outside-effect capabilities, one request's [`put`]s and
-//! [`delete`]s are committed together, atomically, when the request returns (also when
-//! it returns an error), and are dropped if it traps or times out; [`get`] sees the
-//! request's own writes meanwhile. Engines granted `aws` write through (each [`put`] is
-//! durable when it returns), so order their writes so that a failure half-way leaves
-//! storage readable (write new data before the record that points at it; delete the
-//! record before the data). See `wit/imports.wit`.
+//! One request's [`put`]s and [`delete`]s are committed together, atomically, when the
+//! request returns (also when it returns an error), and are dropped if it traps or
+//! times out; [`get`] and [`list`] see the request's own writes meanwhile. For engines
+//! granted `aws`, the pending writes are also committed before each AWS call (so a
+//! write-ahead record is durable before the effect it guards), and the writes after the
+//! last AWS call of a request that returns a lease are committed together with the
+//! lease. See `wit/imports.wit` (also for the per-call and per-mount size limits).
 
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};

@@ -121,6 +121,19 @@ impl LeaseManager {
     /// Records a new lease and returns its id and TTL. The entry and its index slot are
     /// written in one atomic batch, so a crash never leaves a lease that cannot expire.
     pub fn register(&self, new: NewLease<'_>) -> Result<(String, LeaseTiming), LeaseError> {
+        self.register_with(new, Vec::new())
+    }
+
+    /// Like [`LeaseManager::register`], committing `with` (operations on the manager's
+    /// own backend: the issuing engine call's writes) in the same atomic batch as the
+    /// lease. Either the lease and those writes are both durable, or neither is: the
+    /// aws engine's write-ahead entry for the IAM user is removed by exactly the batch
+    /// that records the lease replacing it.
+    pub fn register_with(
+        &self,
+        new: NewLease<'_>,
+        with: Vec<BatchOp>,
+    ) -> Result<(String, LeaseTiming), LeaseError> {
         let now = self.now_nanos();
         let outcome = compute_ttl(TtlInputs {
             increment: 0,
@@ -161,7 +174,7 @@ impl LeaseManager {
             display_name: new.display_name.to_string(),
             token_hash: new.token_hash.to_string(),
         };
-        self.save(None, &entry)?;
+        self.save_with(None, &entry, with)?;
         self.wake.notify_one();
         Ok((
             id,
@@ -174,9 +187,19 @@ impl LeaseManager {
 
     /// Writes `entry`, moving its index slot from `old_index_secs` if it changed.
     fn save(&self, old_index_secs: Option<u64>, entry: &LeaseEntry) -> Result<(), LeaseError> {
+        self.save_with(old_index_secs, entry, Vec::new())
+    }
+
+    /// [`LeaseManager::save`], with `ops` (which come first) in the same batch.
+    fn save_with(
+        &self,
+        old_index_secs: Option<u64>,
+        entry: &LeaseEntry,
+        mut ops: Vec<BatchOp>,
+    ) -> Result<(), LeaseError> {
         let bytes = serde_json::to_vec(entry)
             .map_err(|e| LeaseError::Corrupt(entry.id.clone(), e.to_string()))?;
-        let mut ops = Vec::with_capacity(4);
+        ops.reserve(4);
         if let Some(old) = old_index_secs
             && old != entry.index_secs
         {
@@ -602,6 +625,72 @@ pub(super) mod tests {
         old.as_object_mut().unwrap().remove("token_hash");
         let back: LeaseEntry = serde_json::from_value(old).unwrap();
         assert!(back.token_hash.is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_lease_and_the_calls_writes_are_one_batch() {
+        let (mgr, _clock, _) = setup();
+        let (id, _) = mgr
+            .register_with(
+                new_lease(60, 0),
+                vec![BatchOp::Delete("logical/u/wal/1".into())],
+            )
+            .unwrap();
+        assert!(mgr.lookup(&id).unwrap().is_some());
+        // A batch that cannot be applied records no lease either.
+        let bad = vec![BatchOp::Put(String::new(), Vec::new())];
+        let failing = LeaseManager::new(
+            Arc::new(RefusingBackend(MemoryBackend::new())),
+            Arc::new(FakeEngines::default()),
+            Arc::new(ManualClock::at_secs(1_000)),
+            ExpiryConfig::default(),
+        );
+        assert!(failing.register_with(new_lease(60, 0), bad).is_err());
+        assert!(failing.ids_under("aws/").unwrap().is_empty());
+    }
+
+    /// A backend whose batches fail when they hold an empty key, as a full disk would.
+    struct RefusingBackend(MemoryBackend);
+
+    impl crate::storage::Backend for RefusingBackend {
+        fn kind(&self) -> &'static str {
+            "refusing"
+        }
+        fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StorageError> {
+            self.0.get(key)
+        }
+        fn put(&self, key: &str, value: &[u8]) -> Result<(), StorageError> {
+            self.0.put(key, value)
+        }
+        fn delete(&self, key: &str) -> Result<(), StorageError> {
+            self.0.delete(key)
+        }
+        fn list(&self, prefix: &str) -> Result<Vec<String>, StorageError> {
+            self.0.list(prefix)
+        }
+        fn delete_prefix(&self, prefix: &str) -> Result<(), StorageError> {
+            self.0.delete_prefix(prefix)
+        }
+        fn scan(
+            &self,
+            prefix: &str,
+            after: Option<&str>,
+            limit: usize,
+        ) -> Result<Vec<String>, StorageError> {
+            self.0.scan(prefix, after, limit)
+        }
+        fn batch(&self, ops: &[BatchOp]) -> Result<(), StorageError> {
+            let empty_key = ops.iter().any(|op| match op {
+                BatchOp::Put(k, _) | BatchOp::Delete(k) => k.is_empty(),
+            });
+            if empty_key {
+                return Err(StorageError::Backend {
+                    backend: "refusing",
+                    message: "no space".into(),
+                });
+            }
+            self.0.batch(ops)
+        }
     }
 
     #[tokio::test]

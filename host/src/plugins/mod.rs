@@ -173,7 +173,12 @@ impl EngineCatalog {
         } else {
             return Err(PluginError::Unknown(name.into()));
         };
-        self.load_component(name, &bytes, self.runtime.default_limits(), capabilities)
+        let mut limits = self.runtime.default_limits();
+        if self.builtins.contains_key(name) && !self.dev_plugins.contains_key(name) {
+            // Built-ins are ours: their mounts are not capped.
+            limits.storage_quota = u64::MAX;
+        }
+        self.load_component(name, &bytes, limits, capabilities)
             .await
     }
 
@@ -190,11 +195,12 @@ impl EngineCatalog {
         let digest = sha256_hex(bytes);
         let grants: Vec<&str> = capabilities.iter().map(|c| c.name()).collect();
         let key = format!(
-            "{digest}|{name}|{}|{}|{}|{}",
+            "{digest}|{name}|{}|{}|{}|{}|{}",
             grants.join(","),
             limits.memory_bytes,
             limits.timeout.as_millis(),
-            limits.max_response_bytes
+            limits.max_response_bytes,
+            limits.storage_quota
         );
         let slot: Slot = {
             let mut loaded = self

@@ -44,6 +44,10 @@ pub struct PluginRecord {
     /// Per-call deadline in milliseconds; 0 = the server default.
     #[serde(default)]
     pub timeout_ms: u64,
+    /// Most bytes each mount of the plugin may store; 0 = the default
+    /// ([`crate::runtime::DEFAULT_STORAGE_QUOTA`]).
+    #[serde(default)]
+    pub storage_quota: u64,
     /// The name the component reports in `info()`.
     #[serde(default)]
     pub engine_name: String,
@@ -68,6 +72,10 @@ impl PluginRecord {
             timeout: match self.timeout_ms {
                 0 => defaults.timeout,
                 n => Duration::from_millis(n),
+            },
+            storage_quota: match self.storage_quota {
+                0 => crate::runtime::DEFAULT_STORAGE_QUOTA,
+                n => n,
             },
             ..defaults
         }
@@ -109,6 +117,8 @@ pub struct RegisterRequest {
     pub memory_limit: u64,
     /// Per-call deadline; zero = default.
     pub timeout: Duration,
+    /// Most bytes each mount may store; 0 = default.
+    pub storage_quota: u64,
 }
 
 /// What a reload of one mount did.
@@ -217,6 +227,7 @@ impl PluginRegistry {
             capabilities,
             memory_limit: req.memory_limit,
             timeout_ms: u64::try_from(req.timeout.as_millis()).unwrap_or(u64::MAX),
+            storage_quota: req.storage_quota,
             engine_name: String::new(),
             description: String::new(),
         };
@@ -563,6 +574,7 @@ mod tests {
             capabilities: vec![],
             memory_limit: 0,
             timeout_ms: 0,
+            storage_quota: 0,
             engine_name: String::new(),
             description: String::new(),
         };

@@ -119,6 +119,7 @@ async fn changed(plugins: &PluginRegistry, mounts: &Mounts, name: &str, path: &P
         capabilities: newest.map(|r| r.capabilities.clone()).unwrap_or_default(),
         memory_limit: newest.map_or(0, |r| r.memory_limit),
         timeout: Duration::from_millis(newest.map_or(0, |r| r.timeout_ms)),
+        storage_quota: newest.map_or(0, |r| r.storage_quota),
     };
     let record = match plugins.register(request).await {
         Ok((record, _, _)) => record,

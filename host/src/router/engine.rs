@@ -11,7 +11,7 @@ use crate::auth::Caller;
 use crate::leases::{LeaseEngines, LeaseEntry, NewLease};
 use crate::mounts::MountHandle;
 use crate::runtime::bindings::{self as wit, EngineError};
-use crate::runtime::{CallContext, EngineFault};
+use crate::runtime::{CallContext, EngineFault, PendingWrites};
 
 /// Calls the engine behind `handle` for `req`, whose path inside the mount is `rest`.
 pub async fn call(
@@ -56,7 +56,7 @@ pub async fn call(
     };
     let result = app
         .runtime
-        .call(&handle.engine, ctx, move |e, store| {
+        .call_holding_writes(&handle.engine, ctx, move |e, store| {
             Box::pin(async move {
                 let guest = e.coffer_engine_engine();
                 match op {
@@ -70,10 +70,24 @@ pub async fn call(
             })
         })
         .await;
+    let (result, writes) = match result {
+        Err(fault) => return fault_response(&handle.entry.path, fault),
+        Ok(done) => done,
+    };
+    // A lease's writes wait for the lease record (see `leased`); any other answer's
+    // are committed now, before the client sees it.
+    let held = match &result {
+        Ok(resp) if resp.lease.is_some() && resp.data.is_some() => Some(writes),
+        _ => {
+            if let Err(fault) = writes.commit().await {
+                return fault_response(&handle.entry.path, fault);
+            }
+            None
+        }
+    };
     match result {
-        Err(fault) => fault_response(&handle.entry.path, fault),
-        Ok(Err(err)) => engine_error(handle, req, err),
-        Ok(Ok(resp)) => success(app, handle, req, caller, resp).await,
+        Err(err) => engine_error(handle, req, err),
+        Ok(resp) => success(app, handle, req, caller, resp, held).await,
     }
 }
 
@@ -134,12 +148,14 @@ fn engine_error(handle: &MountHandle, req: &LogicalRequest, err: EngineError) ->
     }
 }
 
+/// `held`: the call's writes, still uncommitted when the answer carries a lease.
 async fn success(
     app: &App,
     handle: &MountHandle,
     req: &LogicalRequest,
     caller: &Caller,
     resp: wit::Response,
+    held: Option<PendingWrites>,
 ) -> LogicalResponse {
     let limit = handle.engine.limits.max_response_bytes;
     let size = resp.data.as_ref().map_or(0, String::len)
@@ -172,7 +188,7 @@ async fn success(
         return LogicalResponse::NoContent;
     }
     if let Some(grant) = resp.lease {
-        return leased(app, handle, req, caller, grant, data, resp.warnings).await;
+        return leased(app, handle, req, caller, grant, data, resp.warnings, held).await;
     }
     let lease_duration = match resp.refresh_interval {
         Some(0) => handle.entry.default_ttl(),
@@ -184,6 +200,18 @@ async fn success(
 
 /// Records the lease before the client sees the secret; if that fails, the secret is
 /// revoked at once so nothing is left that no lease will ever clean up.
+///
+/// The engine call's writes (`held`) are committed in the same atomic batch as the
+/// lease record. Invariant, for an engine whose secret has an outside effect (the aws
+/// engine's IAM user): at every instant the user is covered by a durable write-ahead
+/// entry or by a durable lease. The entry is durable before `CreateUser` (pending
+/// writes are committed before every AWS call); its deletion is one of the call's last
+/// writes, held until here, so it becomes durable only together with the lease. A
+/// crash before this batch leaves the entry (the engine's rollback deletes the user);
+/// after it, the lease (revocation deletes the user). If the batch fails, neither is
+/// applied, and the secret is revoked at once; should that fail too, the entry remains.
+/// Answers whose validation fails before this point drop the held writes the same way.
+#[allow(clippy::too_many_arguments)]
 async fn leased(
     app: &App,
     handle: &MountHandle,
@@ -192,6 +220,7 @@ async fn leased(
     grant: wit::LeaseGrant,
     data: Option<Box<RawValue>>,
     mut warnings: Vec<String>,
+    held: Option<PendingWrites>,
 ) -> LogicalResponse {
     let data_text = data.as_deref().map_or("{}", RawValue::get).to_string();
     let new = NewLease {
@@ -208,7 +237,29 @@ async fn leased(
         display_name: &caller.display_name,
         token_hash: &caller.token_hash,
     };
-    match app.leases.register(new) {
+    let with = match held {
+        Some(writes) if !writes.is_empty() => {
+            if !writes.storage().is_over(&app.backend) {
+                // Not one store (never so in a server): commit first, the old way.
+                if let Err(fault) = writes.commit().await {
+                    return fault_response(&handle.entry.path, fault);
+                }
+                Vec::new()
+            } else {
+                match writes.absolute_ops() {
+                    Ok(ops) => ops,
+                    Err(e) => {
+                        return fault_response(
+                            &handle.entry.path,
+                            writes.commit_fault(e.to_string()),
+                        );
+                    }
+                }
+            }
+        }
+        _ => Vec::new(),
+    };
+    match app.leases.register_with(new, with) {
         Ok((lease_id, timing)) => {
             warnings.extend(timing.warning);
             LogicalResponse::Envelope {

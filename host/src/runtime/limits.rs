@@ -13,7 +13,15 @@ pub struct Limits {
     pub timeout: Duration,
     /// Largest response (data plus warnings) an engine may return, in bytes.
     pub max_response_bytes: usize,
+    /// Most bytes one mount of the engine may keep in storage (keys and values as
+    /// stored, encryption included); `u64::MAX` = unlimited (built-ins).
+    pub storage_quota: u64,
 }
+
+/// Storage quota of a mount whose plugin was registered without one (and of dev
+/// plugins from the plugin directory): enough for any real engine's state, small enough
+/// that a runaway plugin cannot fill the disk.
+pub const DEFAULT_STORAGE_QUOTA: u64 = 1 << 30;
 
 impl Default for Limits {
     fn default() -> Self {
@@ -21,6 +29,7 @@ impl Default for Limits {
             memory_bytes: 128 * 1024 * 1024,
             timeout: Duration::from_secs(30),
             max_response_bytes: 16 * 1024 * 1024,
+            storage_quota: DEFAULT_STORAGE_QUOTA,
         }
     }
 }

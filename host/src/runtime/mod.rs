@@ -27,7 +27,7 @@ mod write_set;
 pub use cache::CodeCache;
 pub use fault::{EngineFault, LoadError};
 pub use imports::{Capability, Clock, OffsetClock, SystemClock};
-pub use limits::Limits;
+pub use limits::{DEFAULT_STORAGE_QUOTA, Limits};
 pub use pool::{InstanceStrategy, PoolMode};
 
 use std::path::PathBuf;
@@ -88,8 +88,10 @@ pub type CallFuture<'a, R> = Pin<Box<dyn Future<Output = wasmtime::Result<R>> + 
 /// instance carries over), so nothing of one call's context reaches the next.
 pub struct CallState {
     pub(crate) storage: View,
-    /// The call's pending writes; `None` when the engine writes through.
-    pub(crate) writes: Option<WriteSet>,
+    /// The call's pending writes (see `runtime/write_set.rs`).
+    pub(crate) writes: WriteSet,
+    /// Most bytes the mount may store (`u64::MAX`: unlimited).
+    pub(crate) storage_quota: u64,
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) engine_name: Arc<str>,
     pub(crate) mount_path: Arc<str>,
@@ -118,9 +120,6 @@ pub struct LoadedEngine {
     /// What a fresh instance plus `info()` cost at load (best of a few rounds when the
     /// strategy was measured, else the single load-time `info()` call).
     pub fresh_cost: Duration,
-    /// Whether calls' writes are held and committed together when the call returns
-    /// (engines without outside effects; see `runtime/write_set.rs`).
-    pub buffers_writes: bool,
     pre: EngineWorldPre<CallState>,
     pool: WarmPool,
 }
@@ -333,7 +332,6 @@ impl Runtime {
             from_cache,
             strategy: InstanceStrategy::Fresh,
             fresh_cost: Duration::ZERO,
-            buffers_writes: capabilities.is_empty(),
             pre,
             pool: WarmPool::default(),
         };
@@ -386,10 +384,12 @@ impl Runtime {
             mount_path: Arc::from(""),
         };
         let _slot = self.slot(loaded).await?;
+        // `info()` must not touch storage; whatever it wrote is dropped.
         self.call_fresh(loaded, ctx, |e, store| {
             Box::pin(async move { e.coffer_engine_engine().call_info(store).await })
         })
         .await
+        .map(|(info, _dropped)| info)
     }
 
     /// Runs one export call under the engine's limits, in a fresh or a warm instance
@@ -400,6 +400,21 @@ impl Runtime {
         ctx: CallContext,
         f: impl for<'a> FnOnce(&'a EngineWorld, &'a mut Store<CallState>) -> CallFuture<'a, R>,
     ) -> Result<R, EngineFault> {
+        let (out, writes) = self.call_holding_writes(loaded, ctx, f).await?;
+        writes.commit().await?;
+        Ok(out)
+    }
+
+    /// Like [`Runtime::call`], but hands back the writes of a call that returned
+    /// instead of committing them, for a caller that commits them in one batch with
+    /// records of its own (a lease: see `router/engine.rs`). Dropping them applies
+    /// nothing.
+    pub async fn call_holding_writes<R: Send>(
+        &self,
+        loaded: &LoadedEngine,
+        ctx: CallContext,
+        f: impl for<'a> FnOnce(&'a EngineWorld, &'a mut Store<CallState>) -> CallFuture<'a, R>,
+    ) -> Result<(R, PendingWrites), EngineFault> {
         let _slot = self.slot(loaded).await?;
         match loaded.strategy {
             InstanceStrategy::Fresh => self.call_fresh(loaded, ctx, f).await,
@@ -425,7 +440,8 @@ impl Runtime {
     fn call_state(&self, loaded: &LoadedEngine, ctx: CallContext) -> CallState {
         CallState {
             storage: ctx.storage,
-            writes: loaded.buffers_writes.then(WriteSet::default),
+            writes: WriteSet::default(),
+            storage_quota: loaded.limits.storage_quota,
             clock: self.clock.clone(),
             engine_name: loaded.name.clone(),
             mount_path: ctx.mount_path,
@@ -471,7 +487,7 @@ impl Runtime {
         loaded: &LoadedEngine,
         ctx: CallContext,
         f: F,
-    ) -> Result<R, EngineFault>
+    ) -> Result<(R, PendingWrites), EngineFault>
     where
         F: for<'a> FnOnce(&'a EngineWorld, &'a mut Store<CallState>) -> CallFuture<'a, R>,
     {
@@ -485,8 +501,7 @@ impl Runtime {
         let writes = store.data_mut().take_writes();
         // The instance's memory goes back to the allocator before the commit wait.
         drop(store);
-        commit_writes(&loaded.name, writes).await?;
-        Ok(out)
+        Ok((out, writes))
     }
 
     /// One call in a warm instance of the mount (or a new one), parked again only if
@@ -496,7 +511,7 @@ impl Runtime {
         loaded: &LoadedEngine,
         ctx: CallContext,
         f: F,
-    ) -> Result<R, EngineFault>
+    ) -> Result<(R, PendingWrites), EngineFault>
     where
         F: for<'a> FnOnce(&'a EngineWorld, &'a mut Store<CallState>) -> CallFuture<'a, R>,
     {
@@ -527,8 +542,7 @@ impl Runtime {
                 if pool::reusable(store.data()) {
                     loaded.pool.park(key, Warm { store, instance }, &self.idle);
                 }
-                commit_writes(&loaded.name, writes).await?;
-                Ok(out)
+                Ok((out, writes))
             }
             // The instance (possibly mid-trap, its memory in any state) is dropped here.
             Err(e) => Err(classify(&loaded.name, &loaded.limits, store.data(), e)),
@@ -540,37 +554,75 @@ impl CallState {
     /// The writes the call buffered, leaving none behind.
     fn take_writes(&mut self) -> PendingWrites {
         PendingWrites {
-            ops: self.writes.as_mut().map(WriteSet::take).unwrap_or_default(),
+            engine: self.engine_name.clone(),
+            ops: self.writes.take(),
             storage: self.storage.clone(),
         }
     }
 }
 
-/// A finished call's buffered writes and the view they go to.
-struct PendingWrites {
+/// A finished call's buffered writes and the view they go to. Committed by
+/// [`PendingWrites::commit`] (or with other records, from [`PendingWrites::absolute_ops`]);
+/// dropped, they apply nothing.
+pub struct PendingWrites {
+    engine: Arc<str>,
     ops: Vec<crate::storage::BatchOp>,
     storage: View,
 }
 
-/// Commits what a call that returned normally wrote (a failed call's store, with its
-/// pending writes, is simply dropped). The commit may wait for an fsync shared with
-/// other calls; it waits on a blocking thread, so async workers keep serving requests.
-async fn commit_writes(engine: &str, writes: PendingWrites) -> Result<(), EngineFault> {
-    let PendingWrites { ops, storage } = writes;
-    if ops.is_empty() {
-        return Ok(());
+impl PendingWrites {
+    /// Whether the call wrote nothing.
+    pub fn is_empty(&self) -> bool {
+        self.ops.is_empty()
     }
-    let fault = |cause: String| {
-        tracing::error!(engine, error = %cause, "storage failed committing an engine call's writes");
+
+    /// The storage view the writes go to.
+    pub fn storage(&self) -> &View {
+        &self.storage
+    }
+
+    /// The writes with the backend's own keys, to be committed in one batch with other
+    /// records on the same backend ([`View::is_over`]).
+    pub fn absolute_ops(
+        &self,
+    ) -> Result<Vec<crate::storage::BatchOp>, crate::storage::StorageError> {
+        self.storage.absolute(&self.ops)
+    }
+
+    /// The fault reported when committing these writes failed.
+    pub fn commit_fault(&self, cause: String) -> EngineFault {
+        tracing::error!(engine = %self.engine, error = %cause, "storage failed committing an engine call's writes");
         EngineFault::Commit {
-            engine: engine.to_string(),
+            engine: self.engine.to_string(),
             cause,
         }
-    };
-    tokio::task::spawn_blocking(move || storage.batch(&ops))
-        .await
-        .map_err(|e| fault(e.to_string()))?
-        .map_err(|e| fault(e.to_string()))
+    }
+
+    /// Commits what a call that returned normally wrote (a failed call's store, with
+    /// its pending writes, is simply dropped). The commit may wait for an fsync shared
+    /// with other calls; it waits on a blocking thread, so async workers keep serving
+    /// requests.
+    pub async fn commit(self) -> Result<(), EngineFault> {
+        if self.ops.is_empty() {
+            return Ok(());
+        }
+        let PendingWrites {
+            engine,
+            ops,
+            storage,
+        } = self;
+        let fault = |cause: String| {
+            tracing::error!(engine = %engine, error = %cause, "storage failed committing an engine call's writes");
+            EngineFault::Commit {
+                engine: engine.to_string(),
+                cause,
+            }
+        };
+        tokio::task::spawn_blocking(move || storage.batch(&ops))
+            .await
+            .map_err(|e| fault(e.to_string()))?
+            .map_err(|e| fault(e.to_string()))
+    }
 }
 
 fn classify(engine: &str, limits: &Limits, state: &CallState, err: wasmtime::Error) -> EngineFault {

@@ -333,3 +333,60 @@ async fn a_trapping_call_does_not_poison_the_pool() {
     assert_eq!(stats(&hostile), (4, 3));
     assert_eq!(hostile.idle_instances(&a()), 1);
 }
+
+/// The hostile guest, required: a missing prerequisite fails the test.
+fn hostile_required() -> Vec<u8> {
+    hostile_wasm().unwrap_or_else(|| {
+        panic!("target/test-plugins/hostile.wasm is missing: scripts/test builds it")
+    })
+}
+
+#[tokio::test]
+async fn a_failed_call_applies_none_of_its_writes() {
+    let rt = runtime();
+    let hostile = load(&rt, "hostile", &hostile_required(), Limits::default()).await;
+    let backend: SharedBackend = Arc::new(MemoryBackend::new());
+    let a = || ctx(&backend, "logical/h/", "h/");
+    // 9 MiB, past the old early-commit threshold, then a trap.
+    let out = read(&rt, &hostile, a(), "big-then-trap").await;
+    assert!(matches!(out, Err(EngineFault::Trap { .. })), "{out:?}");
+    // A write, a listing that must show it, then a trap.
+    let out = read(&rt, &hostile, a(), "write-list-trap").await;
+    assert!(
+        matches!(&out, Err(EngineFault::Trap { cause, .. }) if cause.contains("panicked")),
+        "{out:?}"
+    );
+    assert_eq!(
+        backend.scan("", None, 10).unwrap(),
+        Vec::<String>::new(),
+        "a failed call stored something"
+    );
+    assert_eq!(backend.stored_bytes("logical/h/").unwrap(), Some(0));
+}
+
+#[tokio::test]
+async fn writes_past_the_mounts_storage_quota_are_refused() {
+    let rt = runtime();
+    let limits = Limits {
+        storage_quota: 300 << 10,
+        ..Limits::default()
+    };
+    let hostile = load(&rt, "hostile", &hostile_required(), limits).await;
+    let backend: SharedBackend = Arc::new(MemoryBackend::new());
+    let a = || ctx(&backend, "logical/h/", "h/");
+    let Ok(Ok(filled)) = read(&rt, &hostile, a(), "fill").await else {
+        panic!("fill failed");
+    };
+    let data = filled.data.unwrap_or_default();
+    // Four 64 KiB entries fit in 300 KiB, the fifth does not.
+    assert!(data.contains(r#""written":4"#), "{data}");
+    assert!(data.contains("storage quota exceeded"), "{data}");
+    let used = backend.stored_bytes("logical/h/").unwrap().unwrap_or(0);
+    assert_eq!(used, 4 * ("logical/h/fill/0".len() as u64 + (64 << 10)));
+    let out = read(&rt, &hostile, a(), "fill").await;
+    assert!(
+        matches!(&out, Ok(Err(EngineError::Internal(m))) if m.contains("storage quota exceeded")),
+        "{out:?}"
+    );
+    assert_eq!(backend.stored_bytes("logical/h/").unwrap(), Some(used));
+}

@@ -614,6 +614,17 @@ impl Backend for Barrier {
         self.inner.kind()
     }
 
+    /// The inner backend's count for the folder's stored (encrypted) name: stored
+    /// bytes, encryption overhead included.
+    fn stored_bytes(&self, folder: &str) -> Result<Option<u64>, StorageError> {
+        let s = self.unsealed()?;
+        let stored = match self.split_region(folder) {
+            Some((region, rest)) => s.names.encode_dir(region, rest),
+            None => folder.to_string(),
+        };
+        self.inner.stored_bytes(&stored)
+    }
+
     fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StorageError> {
         let s = self.unsealed()?;
         check_not_reserved(key)?;

@@ -3,12 +3,51 @@
 use std::collections::BTreeMap;
 use std::sync::RwLock;
 
+use super::meter::{self, Meter};
 use super::{Backend, BatchOp, StorageError, listing::list_one_level};
 
 /// A backend that keeps everything in a sorted map; lost when the process exits.
 #[derive(Default)]
 pub struct MemoryBackend {
-    map: RwLock<BTreeMap<String, Vec<u8>>>,
+    map: RwLock<Store>,
+}
+
+/// The data and the usage counts of its metered folders, under one lock so that both
+/// change together.
+#[derive(Default)]
+struct Store {
+    map: BTreeMap<String, Vec<u8>>,
+    usage: BTreeMap<String, u64>,
+}
+
+impl Store {
+    fn insert(&mut self, key: String, value: Vec<u8>, meter: &mut Meter) {
+        let new = value.len();
+        let old = self.map.insert(key.clone(), value).map(|v| v.len());
+        meter.record(&key, old, Some(new));
+    }
+
+    fn remove(&mut self, key: &str, meter: &mut Meter) {
+        let old = self.map.remove(key).map(|v| v.len());
+        meter.record(key, old, None);
+    }
+
+    fn settle(&mut self, meter: Meter) {
+        for (folder, delta) in meter.into_deltas() {
+            let current = self.usage.get(&folder).copied().unwrap_or(0);
+            match meter::apply(current, delta) {
+                Some(n) => self.usage.insert(folder, n),
+                None => self.usage.remove(&folder),
+            };
+        }
+    }
+}
+
+impl std::ops::Deref for Store {
+    type Target = BTreeMap<String, Vec<u8>>;
+    fn deref(&self) -> &Self::Target {
+        &self.map
+    }
 }
 
 impl MemoryBackend {
@@ -36,15 +75,11 @@ impl Backend for MemoryBackend {
     }
 
     fn put(&self, key: &str, value: &[u8]) -> Result<(), StorageError> {
-        let mut map = self.map.write().map_err(|_| Self::poisoned())?;
-        map.insert(key.to_string(), value.to_vec());
-        Ok(())
+        self.batch(&[BatchOp::Put(key.to_string(), value.to_vec())])
     }
 
     fn delete(&self, key: &str) -> Result<(), StorageError> {
-        let mut map = self.map.write().map_err(|_| Self::poisoned())?;
-        map.remove(key);
-        Ok(())
+        self.batch(&[BatchOp::Delete(key.to_string())])
     }
 
     fn list(&self, prefix: &str) -> Result<Vec<String>, StorageError> {
@@ -58,8 +93,21 @@ impl Backend for MemoryBackend {
     }
 
     fn delete_prefix(&self, prefix: &str) -> Result<(), StorageError> {
-        let mut map = self.map.write().map_err(|_| Self::poisoned())?;
-        map.retain(|k, _| !k.starts_with(prefix));
+        let mut store = self.map.write().map_err(|_| Self::poisoned())?;
+        let doomed: Vec<String> = store
+            .range::<str, _>((
+                std::ops::Bound::Included(prefix),
+                std::ops::Bound::Unbounded,
+            ))
+            .map(|(k, _)| k)
+            .take_while(|k| k.starts_with(prefix))
+            .cloned()
+            .collect();
+        let mut meter = Meter::default();
+        for k in doomed {
+            store.remove(&k, &mut meter);
+        }
+        store.settle(meter);
         Ok(())
     }
 
@@ -86,18 +134,21 @@ impl Backend for MemoryBackend {
     }
 
     fn batch(&self, ops: &[BatchOp]) -> Result<(), StorageError> {
-        let mut map = self.map.write().map_err(|_| Self::poisoned())?;
+        let mut store = self.map.write().map_err(|_| Self::poisoned())?;
+        let mut meter = Meter::default();
         for op in ops {
             match op {
-                BatchOp::Put(k, v) => {
-                    map.insert(k.clone(), v.clone());
-                }
-                BatchOp::Delete(k) => {
-                    map.remove(k);
-                }
+                BatchOp::Put(k, v) => store.insert(k.clone(), v.clone(), &mut meter),
+                BatchOp::Delete(k) => store.remove(k, &mut meter),
             }
         }
+        store.settle(meter);
         Ok(())
+    }
+
+    fn stored_bytes(&self, folder: &str) -> Result<Option<u64>, StorageError> {
+        let store = self.map.read().map_err(|_| Self::poisoned())?;
+        Ok(Some(store.usage.get(folder).copied().unwrap_or(0)))
     }
 }
 
@@ -130,5 +181,26 @@ mod tests {
         ])
         .unwrap();
         assert_eq!(b.list("").unwrap(), vec!["ab", "x"]);
+    }
+
+    #[test]
+    fn meters_bytes_under_each_mount_folder() {
+        let b = MemoryBackend::new();
+        b.put("logical/u1/a", &[0; 10]).unwrap();
+        b.put("logical/u1/b/c", &[0; 5]).unwrap();
+        b.put("logical/u2/a", &[0; 1]).unwrap();
+        b.put("sys/x", &[0; 100]).unwrap();
+        let used = |f: &str| b.stored_bytes(f).unwrap().unwrap();
+        assert_eq!(used("logical/u1/"), (12 + 10) + (14 + 5));
+        assert_eq!(used("logical/u2/"), 12 + 1);
+        b.batch(&[
+            BatchOp::Put("logical/u1/a".into(), vec![0; 2]),
+            BatchOp::Delete("logical/u1/missing".into()),
+        ])
+        .unwrap();
+        assert_eq!(used("logical/u1/"), (12 + 2) + (14 + 5));
+        b.delete_prefix("logical/u1/").unwrap();
+        assert_eq!(used("logical/u1/"), 0);
+        assert_eq!(used("logical/u2/"), 13);
     }
 }

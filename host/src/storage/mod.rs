@@ -6,6 +6,7 @@
 
 mod listing;
 mod memory;
+mod meter;
 mod redb_backend;
 mod time_index;
 mod view;
@@ -36,6 +37,28 @@ pub enum StorageError {
         /// The limit.
         limit: u64,
     },
+    /// One engine call's pending writes would exceed what a call may hold.
+    #[error(
+        "this call's writes would hold {size} bytes of keys and values, over the {limit}-byte limit of one call"
+    )]
+    CallTooLarge {
+        /// Pending bytes the refused write would have made.
+        size: u64,
+        /// The limit.
+        limit: u64,
+    },
+    /// A write would take the mount's stored bytes past its quota.
+    #[error(
+        "storage quota exceeded: the mount may store {quota} bytes (the plugin's storage_quota), it stores {used} and this call would add {adding}"
+    )]
+    QuotaExceeded {
+        /// The mount's quota, bytes.
+        quota: u64,
+        /// Bytes stored now.
+        used: u64,
+        /// Bytes the call's writes would add.
+        adding: u64,
+    },
     /// The underlying store failed.
     #[error("storage backend ({backend}) failed: {message}")]
     Backend {
@@ -50,10 +73,26 @@ pub enum StorageError {
 /// single record that makes every later read of it expensive.
 pub const MAX_VALUE_BYTES: usize = 64 * 1024 * 1024;
 
+/// The folder whose direct sub-folders backends meter: `logical/<mount uuid>/` holds one
+/// mount's data, and a backend keeps the bytes stored under each such folder
+/// ([`Backend::stored_bytes`]) for the mounts' storage quotas.
+pub const METERED_ROOT: &str = "logical/";
+
+/// The metered folder `key` counts towards: `logical/<segment>/` for a key below one.
+pub fn metered_folder(key: &str) -> Option<&str> {
+    let rest = key.strip_prefix(METERED_ROOT)?;
+    let end = rest.find('/')?;
+    Some(&key[..METERED_ROOT.len() + end + 1])
+}
+
 /// A key/value store with ordered keys.
 ///
 /// Implementations must make `put` and `delete` durable (for the durable backends)
 /// before returning, so a crash right after a call loses nothing that call reported.
+///
+/// Metering: a backend that keeps usage counts updates, in the same atomic write as the
+/// data, the bytes (key length plus value length, as stored) under each folder directly
+/// below [`METERED_ROOT`], and drops a folder's count when its last key goes.
 pub trait Backend: Send + Sync + 'static {
     /// Short name used in errors and `sys/seal-status` (`inmem`, `redb`).
     fn kind(&self) -> &'static str;
@@ -78,6 +117,13 @@ pub trait Backend: Send + Sync + 'static {
     ) -> Result<Vec<String>, StorageError>;
     /// Applies several puts and deletes atomically: all or none survive a crash.
     fn batch(&self, ops: &[BatchOp]) -> Result<(), StorageError>;
+    /// Bytes stored under `folder` (a folder directly below [`METERED_ROOT`], ending
+    /// with `/`), exact and durable with the data; `None` when this backend does not
+    /// meter.
+    fn stored_bytes(&self, folder: &str) -> Result<Option<u64>, StorageError> {
+        let _ = folder;
+        Ok(None)
+    }
 }
 
 /// One operation of an atomic [`Backend::batch`].
@@ -125,6 +171,14 @@ pub fn validate_value(value: &[u8]) -> Result<(), StorageError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn metered_folders_are_the_children_of_logical() {
+        assert_eq!(metered_folder("logical/u1/a/b"), Some("logical/u1/"));
+        assert_eq!(metered_folder("logical/u1/"), Some("logical/u1/"));
+        assert_eq!(metered_folder("logical/u1"), None);
+        assert_eq!(metered_folder("sys/expire/id/x"), None);
+    }
 
     #[test]
     fn rejects_bad_keys() {

@@ -6,6 +6,15 @@
 //! once its write is durable, but 64 concurrent writers share a handful of fsyncs
 //! instead of queueing for 64 of them. Nothing waits to fill a group: a lone write is
 //! committed at once, and groups grow only while the disk is busy with the previous one.
+//!
+//! Every write transaction also updates the usage counts of the metered folders
+//! ([`Backend::stored_bytes`], table `coffer-usage`) from the old values redb hands back
+//! on insert and remove, so the counts are exact and cost no extra reads.
+//!
+//! Space: deleting data (an unmount deletes the mount's keys and its count) frees
+//! pages inside the file for later writes to reuse, but the file does not shrink.
+//! redb's `Database::compact` needs exclusive access (no transaction in flight), which
+//! a serving process never has; compact offline if the file must shrink.
 
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -14,9 +23,18 @@ use std::thread::JoinHandle;
 
 use redb::{Database, ReadableTable, TableDefinition};
 
-use super::{Backend, BatchOp, StorageError, listing::list_one_level};
+use super::meter::{self, Meter};
+use super::{Backend, BatchOp, METERED_ROOT, StorageError, listing::list_one_level};
 
 const TABLE: TableDefinition<&str, &[u8]> = TableDefinition::new("coffer");
+
+/// Bytes stored under each metered folder (see [`Backend::stored_bytes`]), updated in
+/// the same write transaction as the data. The empty key marks the counts as complete.
+const USAGE: TableDefinition<&str, u64> = TableDefinition::new("coffer-usage");
+
+/// The key of [`USAGE`] whose presence says the counts cover every key (a store
+/// created before metering gets its counts from one scan when first opened).
+const USAGE_COMPLETE: &str = "";
 
 /// Most callers' writes applied in one transaction; bounds the work lost to a retry
 /// when a group fails and is replayed caller by caller.
@@ -61,9 +79,10 @@ impl RedbBackend {
     pub fn open(dir: &Path) -> Result<Self, StorageError> {
         std::fs::create_dir_all(dir).map_err(backend_err)?;
         let db = Arc::new(Database::create(dir.join("coffer.redb")).map_err(backend_err)?);
-        // Create the table up front so read transactions can always open it.
+        // Create the tables up front so read transactions can always open them.
         let txn = db.begin_write().map_err(backend_err)?;
         txn.open_table(TABLE).map_err(backend_err)?;
+        count_usage_once(&txn)?;
         txn.commit().map_err(backend_err)?;
         let (commits, queue) = mpsc::channel();
         let commits_done = Arc::new(AtomicU64::new(0));
@@ -158,31 +177,83 @@ fn run_committer(db: &Database, queue: &mpsc::Receiver<Commit>, done: &AtomicU64
     }
 }
 
-/// Applies `writes` in order in one write transaction and commits it.
+/// Fills [`USAGE`] from one scan of the metered keys, unless it is complete already.
+fn count_usage_once(txn: &redb::WriteTransaction) -> Result<(), StorageError> {
+    let mut usage = txn.open_table(USAGE).map_err(backend_err)?;
+    if usage.get(USAGE_COMPLETE).map_err(backend_err)?.is_some() {
+        return Ok(());
+    }
+    let table = txn.open_table(TABLE).map_err(backend_err)?;
+    let mut meter = Meter::default();
+    for entry in table.range(METERED_ROOT..).map_err(backend_err)? {
+        let (k, v) = entry.map_err(backend_err)?;
+        if !k.value().starts_with(METERED_ROOT) {
+            break;
+        }
+        meter.record(k.value(), None, Some(v.value().len()));
+    }
+    usage.retain(|_, _| false).map_err(backend_err)?;
+    for (folder, bytes) in meter.into_deltas() {
+        usage
+            .insert(folder.as_str(), bytes.max(0) as u64)
+            .map_err(backend_err)?;
+    }
+    usage.insert(USAGE_COMPLETE, 0).map_err(backend_err)?;
+    Ok(())
+}
+
+/// Applies `writes` in order in one write transaction, with the usage counts they
+/// change, and commits it.
 fn commit<'a>(db: &Database, writes: impl Iterator<Item = &'a Write>) -> Result<(), StorageError> {
     let txn = db.begin_write().map_err(backend_err)?;
     {
         let mut table = txn.open_table(TABLE).map_err(backend_err)?;
+        let mut meter = Meter::default();
         for write in writes {
-            apply(&mut table, write).map_err(backend_err)?;
+            apply(&mut table, write, &mut meter).map_err(backend_err)?;
         }
+        let mut usage = txn.open_table(USAGE).map_err(backend_err)?;
+        settle(&mut usage, meter).map_err(backend_err)?;
     }
     txn.commit().map_err(backend_err)
+}
+
+/// Moves the usage counts by what one transaction changed.
+fn settle(usage: &mut redb::Table<'_, &str, u64>, meter: Meter) -> Result<(), redb::StorageError> {
+    for (folder, delta) in meter.into_deltas() {
+        let current = usage.get(folder.as_str())?.map_or(0, |v| v.value());
+        match meter::apply(current, delta) {
+            Some(n) => {
+                usage.insert(folder.as_str(), n)?;
+            }
+            None => {
+                usage.remove(folder.as_str())?;
+            }
+        }
+    }
+    Ok(())
 }
 
 fn apply(
     table: &mut redb::Table<'_, &str, &[u8]>,
     write: &Write,
+    meter: &mut Meter,
 ) -> Result<(), redb::StorageError> {
     match write {
         Write::Ops(ops) => {
             for op in ops {
+                // redb hands back the value each insert or remove replaces: the usage
+                // delta costs no extra read.
                 match op {
                     BatchOp::Put(k, v) => {
-                        table.insert(k.as_str(), v.as_slice())?;
+                        let old = table
+                            .insert(k.as_str(), v.as_slice())?
+                            .map(|old| old.value().len());
+                        meter.record(k, old, Some(v.len()));
                     }
                     BatchOp::Delete(k) => {
-                        table.remove(k.as_str())?;
+                        let old = table.remove(k.as_str())?.map(|old| old.value().len());
+                        meter.record(k, old, None);
                     }
                 }
             }
@@ -198,7 +269,8 @@ fn apply(
                 })
                 .collect::<Result<_, _>>()?;
             for k in doomed {
-                table.remove(k.as_str())?;
+                let old = table.remove(k.as_str())?.map(|old| old.value().len());
+                meter.record(&k, old, None);
             }
         }
     }
@@ -278,6 +350,17 @@ impl Backend for RedbBackend {
     fn batch(&self, ops: &[BatchOp]) -> Result<(), StorageError> {
         self.submit(Write::Ops(ops.to_vec()))
     }
+
+    fn stored_bytes(&self, folder: &str) -> Result<Option<u64>, StorageError> {
+        let txn = self.db.begin_read().map_err(backend_err)?;
+        let usage = txn.open_table(USAGE).map_err(backend_err)?;
+        Ok(Some(
+            usage
+                .get(folder)
+                .map_err(backend_err)?
+                .map_or(0, |v| v.value()),
+        ))
+    }
 }
 
 #[cfg(test)]
@@ -306,6 +389,35 @@ mod tests {
         ])
         .unwrap();
         assert_eq!(b.list("").unwrap(), vec!["r"]);
+    }
+
+    #[test]
+    fn usage_is_metered_durably_and_counted_once_for_an_old_store() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let b = RedbBackend::open(dir.path()).unwrap();
+            b.put("logical/u1/a", &[0; 10]).unwrap();
+            b.batch(&[
+                BatchOp::Put("logical/u1/b/c".into(), vec![0; 5]),
+                BatchOp::Put("logical/u1/a".into(), vec![0; 20]),
+                BatchOp::Put("core/x".into(), vec![0; 50]),
+            ])
+            .unwrap();
+            assert_eq!(b.stored_bytes("logical/u1/").unwrap(), Some(32 + 19));
+        }
+        let b = RedbBackend::open(dir.path()).unwrap();
+        assert_eq!(b.stored_bytes("logical/u1/").unwrap(), Some(32 + 19));
+        b.put("logical/u2/z", &[0; 3]).unwrap();
+        // A store from before metering: the counts are rebuilt from its keys.
+        let txn = b.db.begin_write().unwrap();
+        txn.delete_table(USAGE).unwrap();
+        txn.commit().unwrap();
+        drop(b);
+        let b = RedbBackend::open(dir.path()).unwrap();
+        assert_eq!(b.stored_bytes("logical/u1/").unwrap(), Some(32 + 19));
+        assert_eq!(b.stored_bytes("logical/u2/").unwrap(), Some(12 + 3));
+        b.delete_prefix("logical/u1/").unwrap();
+        assert_eq!(b.stored_bytes("logical/u1/").unwrap(), Some(0));
     }
 
     #[test]

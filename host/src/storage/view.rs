@@ -65,10 +65,49 @@ impl View {
         self.backend.list(&format!("{}{prefix}", self.prefix))
     }
 
+    /// Up to `limit` relative keys below the relative `prefix`, in order, strictly after
+    /// the relative `after` when given (a page of a recursive walk).
+    pub fn scan(
+        &self,
+        prefix: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<String>, StorageError> {
+        let full = format!("{}{prefix}", self.prefix);
+        let after = after.map(|a| format!("{}{a}", self.prefix));
+        Ok(self
+            .backend
+            .scan(&full, after.as_deref(), limit)?
+            .into_iter()
+            .filter_map(|k| k.strip_prefix(&*self.prefix).map(str::to_string))
+            .collect())
+    }
+
+    /// Bytes stored under the view (keys and values as the backend stores them), when
+    /// the backend meters the view's folder (see [`super::Backend::stored_bytes`]).
+    pub fn stored_bytes(&self) -> Result<Option<u64>, StorageError> {
+        if super::metered_folder(&self.prefix) != Some(&*self.prefix) {
+            return Ok(None);
+        }
+        self.backend.stored_bytes(&self.prefix)
+    }
+
+    /// Whether `backend` is the store this view writes to, so that the view's writes
+    /// can share an atomic batch with `backend`'s own keys.
+    pub fn is_over(&self, backend: &SharedBackend) -> bool {
+        std::ptr::addr_eq(Arc::as_ptr(&self.backend), Arc::as_ptr(backend))
+    }
+
     /// Applies relative puts and deletes atomically.
     pub fn batch(&self, ops: &[BatchOp]) -> Result<(), StorageError> {
-        let ops = ops
-            .iter()
+        self.backend.batch(&self.absolute(ops)?)
+    }
+
+    /// Relative operations turned into the backend's own keys (checked as
+    /// [`View::batch`] checks them), for a caller that adds them to a batch of its own
+    /// on the same backend.
+    pub fn absolute(&self, ops: &[BatchOp]) -> Result<Vec<BatchOp>, StorageError> {
+        ops.iter()
             .map(|op| {
                 Ok(match op {
                     BatchOp::Put(k, v) => {
@@ -82,8 +121,7 @@ impl View {
                     }
                 })
             })
-            .collect::<Result<Vec<_>, StorageError>>()?;
-        self.backend.batch(&ops)
+            .collect::<Result<Vec<_>, StorageError>>()
     }
 
     /// Deletes everything in the view.

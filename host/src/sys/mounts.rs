@@ -63,8 +63,16 @@ fn system_mount_json(app: &App) -> Value {
 
 fn list(app: &App) -> LogicalResponse {
     let mut data = Map::new();
+    let quotas: BTreeMap<String, u64> = app
+        .mounts
+        .handles()
+        .iter()
+        .map(|h| (h.entry.path.clone(), h.engine.limits.storage_quota))
+        .collect();
     for entry in app.mounts.list() {
-        data.insert(entry.path.clone(), entry.info_json());
+        let mut info = entry.info_json();
+        add_storage_usage(app, &entry, quotas.get(&entry.path).copied(), &mut info);
+        data.insert(entry.path.clone(), info);
     }
     data.insert("sys/".into(), system_mount_json(app));
     LogicalResponse::injected(Value::Object(data))
@@ -83,9 +91,42 @@ fn read(app: &App, raw: &str) -> LogicalResponse {
         return LogicalResponse::injected(system_mount_json(app));
     }
     match app.mounts.get(&path) {
-        Some(entry) => LogicalResponse::injected(entry.info_json()),
+        Some(entry) => {
+            let quota = app
+                .mounts
+                .handles()
+                .iter()
+                .find(|h| h.entry.path == path)
+                .map(|h| h.engine.limits.storage_quota);
+            let mut info = entry.info_json();
+            add_storage_usage(app, &entry, quota, &mut info);
+            LogicalResponse::injected(info)
+        }
         None => ApiError::bad_request(format!("No secret engine mount at {path}")).into(),
     }
+}
+
+/// Adds Coffer's storage fields to a mount's row: `storage_bytes`, what the mount
+/// stores now (keys and values as stored, encryption included; `null` when the backend
+/// does not meter), and `storage_quota`, the most it may store (`null` = unlimited, as
+/// for built-in engines; unknown while its engine is not loaded).
+fn add_storage_usage(app: &App, entry: &MountEntry, quota: Option<u64>, info: &mut Value) {
+    let Value::Object(fields) = info else {
+        return;
+    };
+    let view = crate::storage::View::new(app.backend.clone(), entry.storage_prefix());
+    let used = match view.stored_bytes() {
+        Ok(used) => used,
+        Err(e) => {
+            tracing::warn!(mount = %entry.path, error = %e, "cannot read the mount's storage usage");
+            None
+        }
+    };
+    fields.insert("storage_bytes".into(), json!(used));
+    fields.insert(
+        "storage_quota".into(),
+        json!(quota.filter(|q| *q != u64::MAX)),
+    );
 }
 
 fn read_tune(app: &App, raw: &str) -> LogicalResponse {

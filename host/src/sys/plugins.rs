@@ -106,6 +106,7 @@ fn record_json(r: &PluginRecord) -> Value {
         "runtime": "",
         "capabilities": r.capabilities,
         "memory_limit": r.memory_limit,
+        "storage_quota": r.limits(crate::runtime::Limits::default()).storage_quota,
         "timeout": r.timeout_ms as f64 / 1000.0,
         "uploaded": r.uploaded(),
         "engine_name": r.engine_name,
@@ -325,6 +326,7 @@ fn register_request(req: &LogicalRequest, name: &str) -> Result<RegisterRequest,
         component,
         capabilities: list_field(req, "capabilities"),
         memory_limit: size_field(req, "memory_limit")?,
+        storage_quota: size_field(req, "storage_quota")?,
         timeout,
     })
 }

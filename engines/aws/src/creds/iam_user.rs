@@ -13,8 +13,10 @@ use crate::username::{self, NameKind};
 use crate::wal;
 
 /// Creates the user and its key. The write-ahead entry is written before
-/// `CreateUser` and deleted only once everything succeeded, so any half-made user is
-/// deleted by the periodic rollback.
+/// `CreateUser` (the host commits it before the call) and deleted only once everything
+/// succeeded, so any half-made user is deleted by the periodic rollback. The deletion
+/// is the call's last write: the host commits it in one batch with the lease it
+/// returns, so at no instant is the user covered by neither.
 pub fn create(display_name: &str, role_name: &str, role: &RoleEntry) -> Result<Response> {
     let config = root::load()
         .map_err(|e| Error::internal(format!("unable to read configuration: {e}")))?

@@ -9,6 +9,15 @@
 //! * `ok`    — writes and reads back one storage entry and answers `{"ok":true}`, to
 //!   show the host still serves the engine after the others;
 //! * `half`  — answers `{"present": bool}`: whether a `write` to `half` ever landed;
+//! * `big-then-trap` — writes 9 MiB (nine 1 MiB entries under `trap/big/`), then panics:
+//!   none of it may be stored (the host once committed early at 8 MiB);
+//! * `write-list-trap` — writes `trap/listed`, lists `trap/` (which must show it), then
+//!   panics: the write may not be stored (a listing once committed pending writes);
+//! * `trapped` — answers `{"trap": [...], "big": [...]}`, the listings of `trap/` and
+//!   `trap/big/`, to check what the trapping paths left behind;
+//! * `fill`  — writes 64 KiB entries under `fill/` until storage refuses one (the mount's
+//!   quota), and answers `{"written": n, "refusal": "..."}`; when not even one entry fits
+//!   it fails with the refusal as an internal error;
 //! * anything else — `unsupported path`.
 //!
 //! `write` on `half` stores the `half` entry and then panics: the host must drop that
@@ -56,6 +65,10 @@ impl Guest for Hostile {
                     .is_some();
                 Ok(answer(format!(r#"{{"present":{present}}}"#)))
             }
+            "big-then-trap" => big_then_trap(),
+            "write-list-trap" => write_list_trap(),
+            "trapped" => trapped(),
+            "fill" => fill(),
             _ => Err(Error::UnsupportedPath),
         }
     }
@@ -128,6 +141,66 @@ fn ok() -> Result<Response, Error> {
         ));
     }
     Ok(answer("{\"ok\":true}".to_string()))
+}
+
+fn storage_failure(e: storage::StorageError) -> Error {
+    Error::Internal(format!("storage refused: {e:?}"))
+}
+
+fn big_then_trap() -> Result<Response, Error> {
+    let chunk = vec![0x5Au8; 1 << 20];
+    for i in 0..9 {
+        storage::put(&format!("trap/big/{i}"), &chunk).map_err(storage_failure)?;
+    }
+    panic!("hostile engine panics after writing 9 MiB");
+}
+
+fn write_list_trap() -> Result<Response, Error> {
+    storage::put("trap/listed", b"1").map_err(storage_failure)?;
+    let listed = storage::list_keys("trap/").map_err(storage_failure)?;
+    if !listed.iter().any(|k| k == "listed") {
+        return Err(Error::Internal(format!(
+            "the call's own write is missing from its listing: {listed:?}"
+        )));
+    }
+    panic!("hostile engine panics after a write and a listing");
+}
+
+fn trapped() -> Result<Response, Error> {
+    let trap = storage::list_keys("trap/").map_err(storage_failure)?;
+    let big = storage::list_keys("trap/big/").map_err(storage_failure)?;
+    let quote = |keys: Vec<String>| {
+        keys.iter()
+            .map(|k| format!("\"{k}\""))
+            .collect::<Vec<_>>()
+            .join(",")
+    };
+    Ok(answer(format!(
+        r#"{{"trap":[{}],"big":[{}]}}"#,
+        quote(trap),
+        quote(big)
+    )))
+}
+
+fn fill() -> Result<Response, Error> {
+    let chunk = vec![0xC3u8; 64 << 10];
+    let start = storage::list_keys("fill/").map_err(storage_failure)?.len();
+    let mut written = 0usize;
+    loop {
+        match storage::put(&format!("fill/{}", start + written), &chunk) {
+            Ok(()) => written += 1,
+            Err(e) if written == 0 => return Err(storage_failure(e)),
+            Err(e) => {
+                let refusal = format!("{e:?}").replace('\\', "\\\\").replace('"', "\\\"");
+                return Ok(answer(format!(
+                    r#"{{"written":{written},"refusal":"{refusal}"}}"#
+                )));
+            }
+        }
+        if written > 100_000 {
+            return Err(Error::Internal("storage never refused a write".into()));
+        }
+    }
 }
 
 fn answer(data: String) -> Response {

@@ -121,10 +121,22 @@ impl crate::runtime::CallState {
     /// this a slow upstream could hold an instance far past its time limit. On expiry
     /// the guest gets an error, and is interrupted at its next epoch check, which
     /// reports the call as a deadline fault.
+    ///
+    /// Every AWS call passes through here, so this is also where the call's pending
+    /// storage writes are committed first: a write-ahead record written before an
+    /// outside effect is durable before that effect can happen (see
+    /// `runtime/write_set.rs`). If that commit fails, AWS is not called.
     async fn bounded<T>(
         &mut self,
         call: impl Future<Output = Result<T, AwsError>>,
     ) -> Result<T, AwsError> {
+        if let Err(e) = self.commit_before_outside_call() {
+            tracing::error!(engine = %self.engine_name, error = %e, "storage failed before an AWS call; not calling AWS");
+            return Err(AwsError::Other((
+                String::new(),
+                format!("storage failed before the AWS call, which was not made: {e}"),
+            )));
+        }
         let deadline = tokio::time::Instant::from_std(self.deadline);
         match tokio::time::timeout_at(deadline, call).await {
             Ok(result) => result,
