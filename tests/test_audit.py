@@ -238,13 +238,24 @@ def test_devices_survive_restart(make_server, tmp_path):
     assert len(read_log(log)) > n, "the restored device keeps writing"
 
 
+def enable_then_fill(s, c, name: str, link: Path) -> None:
+    """Enables device `name` on the file `link`, then restarts the server with `link` a
+    symlink to /dev/full: a disk that filled up after the device was enabled (enabling on
+    /dev/full itself is refused, since the device's test write fails)."""
+    enable_file(c, name, link)
+    s.stop()
+    link.unlink()
+    link.symlink_to("/dev/full")
+    s.start()
+
+
 @pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full")
-def test_dev_full_alone_fails_requests(make_server):
-    s = make_server()
-    c = s.client()
-    # Opening /dev/full succeeds, so the device is enabled ...
-    enable_file(c, "full", Path("/dev/full"))
-    # ... but every write fails with ENOSPC: no request is served unaudited.
+def test_dev_full_alone_fails_requests(make_server, tmp_path):
+    data = tmp_path / "data"
+    data.mkdir()
+    s = make_server(f"-dev-storage={data}")
+    enable_then_fill(s, s.client(), "full", tmp_path / "audit.log")
+    # Every write fails with ENOSPC: no request is served unaudited.
     assert_errors(s.get("sys/mounts"), 500, "audit logging failed")
     assert_errors(s.post("secret/data/x", json={"data": {"a": "b"}}), 500, "audit logging failed")
     assert_errors(s.get("sys/audit"), 500, "audit logging failed")
@@ -262,9 +273,8 @@ def test_failed_request_is_not_applied(make_server, tmp_path):
     data = tmp_path / "data"
     data.mkdir()
     link = tmp_path / "audit.log"
-    link.symlink_to("/dev/full")
     s = make_server(f"-dev-storage={data}")
-    enable_file(s.client(), "full", link)
+    enable_then_fill(s, s.client(), "full", link)
     assert_errors(s.post("secret/data/never", json={"data": {"a": "b"}}),
                   500, "audit logging failed")
     s.stop()
@@ -278,11 +288,14 @@ def test_failed_request_is_not_applied(make_server, tmp_path):
 
 @pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full")
 def test_failing_device_beside_a_good_one(make_server, tmp_path):
-    s = make_server()
+    data = tmp_path / "data"
+    data.mkdir()
+    s = make_server(f"-dev-storage={data}")
     c = s.client()
     good = tmp_path / "good.log"
     enable_file(c, "good", good)
-    enable_file(c, "full", Path("/dev/full"))
+    enable_then_fill(s, c, "full", tmp_path / "full.log")
+    c = s.client()
     c.secrets.kv.v2.create_or_update_secret("both", {"k": "secret-value"})
     assert c.secrets.kv.v2.read_secret_version("both", raise_on_deleted_version=True)
     entries = read_log(good)

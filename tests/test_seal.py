@@ -8,6 +8,7 @@ store in a temp dir; it starts sealed and uninitialised, as in production.
 from __future__ import annotations
 
 import datetime
+import hashlib
 import json
 import subprocess
 import time
@@ -400,13 +401,20 @@ def test_config_limits_request_size_and_deadline(make_prod):
         f'plugin_directory = "{PLUGIN_DIR}"\n'
         'engine_timeout = "20s"\n'
     ))
+    # Outside dev mode a plugin-directory file is mountable once registered with its
+    # sha256 (done before the tight limits below, which a compile could exceed).
+    out = s.init(1, 1)
+    s.unseal(out["keys"])
+    digest = hashlib.sha256((PLUGIN_DIR / "hostile.wasm").read_bytes()).hexdigest()
+    r = s.put("sys/plugins/catalog/secret/hostile",
+              json={"sha256": digest, "command": "hostile.wasm"}, timeout=120)
+    assert r.status_code in (200, 204), r.text
     # max_request_size / max_request_duration live in the listener stanza: rewrite it.
     text = s.config_path.read_text().replace(
         "  tls_disable = true",
         "  tls_disable = true\n  max_request_size = 2048\n  max_request_duration = \"1s\"")
     s.config_path.write_text(text)
     s.restart()
-    out = s.init(1, 1)
     s.unseal(out["keys"])
     assert_errors(s.post("sys/mounts/big", json={"type": "kv", "description": "x" * 4096}),
                   413)

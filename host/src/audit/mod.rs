@@ -56,6 +56,14 @@ pub enum AuditError {
         /// The OS error.
         source: std::io::Error,
     },
+    /// The new device could not write its test entry (Vault's "failed test message").
+    #[error("audit device failed test message: cannot write to {path:?}: {source}")]
+    TestFailed {
+        /// `file_path`.
+        path: String,
+        /// The OS error.
+        source: std::io::Error,
+    },
     /// `sys/audit-hash` on a path without a device.
     #[error("unknown audit backend {0}")]
     UnknownDevice(String),
@@ -180,6 +188,14 @@ impl AuditBroker {
             HmacKey::generate(),
             request_id.map(str::to_string),
         )?;
+        // Opening is not enough (`/dev/full` opens): as Vault does, the device must
+        // write a test entry before it is enabled, or every request after it would fail.
+        device
+            .write(&test_entry(&device))
+            .map_err(|source| AuditError::TestFailed {
+                path: device.options.file_path.clone(),
+                source,
+            })?;
         let mut next: Vec<Arc<Device>> = current.iter().cloned().collect();
         next.push(Arc::new(device));
         next.sort_by(|a, b| a.config.path.cmp(&b.config.path));
@@ -270,6 +286,35 @@ impl AuditBroker {
             |d| facts.response_entry(&time, &resp_facts, &d.hasher()),
         )
     }
+}
+
+/// The entry a device writes when enabled: a request entry for `sys/audit/test`, as
+/// Vault's test message.
+fn test_entry(device: &Device) -> Entry {
+    let probe = LogicalRequest {
+        id: uuid::Uuid::new_v4().to_string(),
+        operation: crate::api::Operation::Update,
+        path: "sys/audit/test".to_string(),
+        data: serde_json::Map::new(),
+        token: None,
+        help: false,
+        remote_address: None,
+        bench_native: false,
+    };
+    RequestFacts::new(&probe, None).request_entry(&now(), None, &device.hasher())
+}
+
+/// Whether `req` may proceed although no audit device could record it: disabling an
+/// audit device (`DELETE sys/audit/<path>`). Without this, one broken device (a full
+/// disk) would lock every operator out of the one call that repairs it, across
+/// restarts. The caller still needs `sudo` on the path (the ACL runs as usual); the
+/// server log records that the request went unaudited.
+pub fn may_bypass_audit_failure(req: &LogicalRequest) -> bool {
+    req.operation == crate::api::Operation::Delete
+        && req
+            .path
+            .strip_prefix("sys/audit/")
+            .is_some_and(|rest| !rest.trim_matches('/').is_empty())
 }
 
 /// Writes one entry to every device `wanted`; fails only if some device was tried and

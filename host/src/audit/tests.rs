@@ -72,13 +72,17 @@ fn writes_hashed_pairs_and_survives_reopen() {
         &LogicalResponse::NoContent,
     )
     .unwrap();
-    assert!(lines(&log).is_empty());
+    // Only the test entry written when the device was enabled (Vault's test message).
+    let probe = lines(&log);
+    assert_eq!(probe.len(), 1);
+    assert_eq!(probe[0]["type"], "request");
+    assert_eq!(probe[0]["request"]["path"], "sys/audit/test");
 
     let req = request("r1", json!({"data": {"password": "s3cret"}}));
     b.log_request(&req, None, None).unwrap();
     let resp = LogicalResponse::data(json!({"password": "s3cret"}), "kv");
     b.log_response(&req, None, &resp).unwrap();
-    let got = lines(&log);
+    let got = lines(&log)[1..].to_vec();
     assert_eq!(got.len(), 2);
     assert_eq!(got[0]["type"], "request");
     assert_eq!(got[1]["type"], "response");
@@ -98,12 +102,12 @@ fn writes_hashed_pairs_and_survives_reopen() {
         json!(log.to_string_lossy())
     );
     b2.log_request(&req, None, None).unwrap();
-    assert_eq!(lines(&log).len(), 3);
+    assert_eq!(lines(&log).len(), 4);
 
     assert!(b2.disable("file/").unwrap());
     assert!(!b2.disable("file/").unwrap());
     b2.log_request(&req, None, None).unwrap();
-    assert_eq!(lines(&log).len(), 3);
+    assert_eq!(lines(&log).len(), 4);
     assert!(AuditBroker::open(store).unwrap().list().is_empty());
 }
 
@@ -154,18 +158,43 @@ fn enable_validation() {
 }
 
 #[test]
-fn failing_device_blocks_only_when_alone() {
-    if !std::path::Path::new("/dev/full").exists() {
-        return;
-    }
-    let dir = tempfile::tempdir().unwrap();
+fn a_sink_that_cannot_write_is_refused_at_enable_with_the_os_error() {
+    assert!(
+        std::path::Path::new("/dev/full").exists(),
+        "this test needs /dev/full"
+    );
     let b = AuditBroker::open(backend()).unwrap();
-    b.enable(
-        "full",
-        file_spec(std::path::Path::new("/dev/full"), &[]),
-        None,
-    )
-    .unwrap();
+    let err = b
+        .enable(
+            "full",
+            file_spec(std::path::Path::new("/dev/full"), &[]),
+            None,
+        )
+        .unwrap_err();
+    assert!(matches!(err, AuditError::TestFailed { .. }), "{err}");
+    let api = ApiError::from(err);
+    assert_eq!(api.status, StatusCode::BAD_REQUEST);
+    assert!(api.errors[0].contains("No space left on device"), "{api:?}");
+    assert!(b.list().is_empty(), "nothing enabled, nothing persisted");
+}
+
+#[test]
+fn failing_device_blocks_only_when_alone() {
+    assert!(
+        std::path::Path::new("/dev/full").exists(),
+        "this test needs /dev/full"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let store = backend();
+    // Enabled while it could write; the disk fills up before the next start.
+    let path = dir.path().join("full.log");
+    AuditBroker::open(store.clone())
+        .unwrap()
+        .enable("full", file_spec(&path, &[]), None)
+        .unwrap();
+    std::fs::remove_file(&path).unwrap();
+    std::os::unix::fs::symlink("/dev/full", &path).unwrap();
+    let b = AuditBroker::open(store).unwrap();
     let req = request("r1", json!({}));
     let err = b.log_request(&req, None, None).unwrap_err();
     assert_eq!(err.status, StatusCode::INTERNAL_SERVER_ERROR);
@@ -180,7 +209,31 @@ fn failing_device_blocks_only_when_alone() {
     b.log_request(&req, None, None).unwrap();
     b.log_response(&req, None, &LogicalResponse::NoContent)
         .unwrap();
-    assert_eq!(lines(&good).len(), 2);
+    assert_eq!(lines(&good).len(), 3, "test entry, request, response");
+}
+
+#[test]
+fn only_disabling_a_device_may_bypass_a_failing_audit() {
+    let mut req = request("r1", json!({}));
+    req.operation = Operation::Delete;
+    req.path = "sys/audit/full".into();
+    assert!(may_bypass_audit_failure(&req));
+    req.path = "sys/audit/team/full/".into();
+    assert!(may_bypass_audit_failure(&req));
+    for path in [
+        "sys/audit",
+        "sys/audit/",
+        "sys/audit-hash/full",
+        "secret/data/x",
+    ] {
+        req.path = path.into();
+        assert!(!may_bypass_audit_failure(&req), "{path}");
+    }
+    req.path = "sys/audit/full".into();
+    for op in [Operation::Update, Operation::Read, Operation::List] {
+        req.operation = op;
+        assert!(!may_bypass_audit_failure(&req), "{op:?}");
+    }
 }
 
 #[test]
@@ -198,7 +251,10 @@ fn log_raw_prefix_and_accessor_options() {
     b.log_request(&req, None, Some(&ApiError::permission_denied()))
         .unwrap();
     let text = std::fs::read_to_string(&raw).unwrap();
-    let json_part = text.strip_prefix("@cee: ").unwrap();
+    // The last line: the first is the test entry written when the device was enabled.
+    let last = text.lines().last().unwrap();
+    assert!(text.lines().all(|l| l.starts_with("@cee: {")), "{text}");
+    let json_part = last.strip_prefix("@cee: ").unwrap();
     let e: Value = serde_json::from_str(json_part.trim_end()).unwrap();
     assert_eq!(e["request"]["data"]["k"], "visible");
     assert_eq!(e["request"]["client_token"], "hvs.sometoken");

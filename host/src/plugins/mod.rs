@@ -108,24 +108,22 @@ pub struct EngineCatalog {
 }
 
 impl EngineCatalog {
-    /// The built-ins, plus every `*.wasm` in `dev_plugin_dir` under its file stem.
-    pub fn new(runtime: Arc<Runtime>, dev_plugin_dir: Option<&Path>) -> std::io::Result<Self> {
-        let mut dev_plugins = BTreeMap::new();
-        if let Some(dir) = dev_plugin_dir {
-            for entry in std::fs::read_dir(dir)? {
-                let path = entry?.path();
-                if path.extension().and_then(|e| e.to_str()) == Some("wasm")
-                    && let Some(stem) = path.file_stem().and_then(|s| s.to_str())
-                {
-                    tracing::info!(plugin = stem, path = %path.display(), "registered dev plugin");
-                    dev_plugins.insert(stem.to_string(), path);
-                }
-            }
-        }
+    /// The built-ins, plus the `*.wasm` files of `plugin_dir` that may be mounted
+    /// without registration ([`plugin_dir_files`]).
+    pub fn new(
+        runtime: Arc<Runtime>,
+        plugin_dir: Option<&Path>,
+        dev_mode: bool,
+    ) -> std::io::Result<Self> {
+        let builtins = builtin::all();
+        let dev_plugins = match plugin_dir {
+            Some(dir) => plugin_dir_files(dir, dev_mode, |n| builtins.contains_key(n))?,
+            None => BTreeMap::new(),
+        };
         Ok(Self {
             runtime,
-            builtins: builtin::all(),
-            plugin_dir: dev_plugin_dir.map(Path::to_path_buf),
+            builtins,
+            plugin_dir: plugin_dir.map(Path::to_path_buf),
             dev_plugins,
             loaded: std::sync::Mutex::new(HashMap::new()),
         })
@@ -141,7 +139,8 @@ impl EngineCatalog {
         self.builtins.keys().copied().collect()
     }
 
-    /// Names of the `NAME.wasm` files found in the plugin directory at start-up.
+    /// Names of the `NAME.wasm` files of the plugin directory mountable without
+    /// registration (dev mode only; never a built-in's name).
     pub fn dev_plugin_names(&self) -> Vec<String> {
         self.dev_plugins.keys().cloned().collect()
     }
@@ -159,7 +158,11 @@ impl EngineCatalog {
     /// Loads the engine called `name`, reusing an already compiled copy of the same bytes.
     pub async fn load(&self, name: &str) -> Result<Arc<LoadedEngine>, PluginError> {
         let mut capabilities: &[Capability] = &[];
-        let bytes: std::borrow::Cow<'_, [u8]> = if let Some(path) = self.dev_plugins.get(name) {
+        // Built-ins first: a file in the plugin directory never stands in for one.
+        let bytes: std::borrow::Cow<'_, [u8]> = if let Some(builtin) = self.builtins.get(name) {
+            capabilities = builtin.capabilities;
+            builtin.wasm.into()
+        } else if let Some(path) = self.dev_plugins.get(name) {
             std::fs::read(path)
                 .map_err(|e| PluginError::Read {
                     name: name.into(),
@@ -167,9 +170,6 @@ impl EngineCatalog {
                     cause: e.to_string(),
                 })?
                 .into()
-        } else if let Some(builtin) = self.builtins.get(name) {
-            capabilities = builtin.capabilities;
-            builtin.wasm.into()
         } else {
             return Err(PluginError::Unknown(name.into()));
         };
@@ -241,6 +241,48 @@ impl EngineCatalog {
     }
 }
 
+/// The `NAME.wasm` files of `dir` that can be mounted as engine `NAME` without being
+/// registered in the catalog.
+///
+/// * A file named like a built-in (`kv.wasm`) is never one: the built-in would be
+///   silently replaced for every mount of it, with nothing checking the bytes. It is
+///   ignored with a warning (registering it, with its sha256, under another name works).
+/// * Outside dev mode (`plugin_directory` in the configuration) none is: as in Vault, a
+///   file runs only once registered in the catalog with its sha256
+///   (`sys/plugins/catalog/secret/NAME` with `command` and `sha256`), and every load
+///   re-checks that digest. Dev mode (`-dev -dev-plugin-dir`) keeps the convenience of
+///   every other file being mountable by name.
+pub fn plugin_dir_files(
+    dir: &Path,
+    dev_mode: bool,
+    is_builtin: impl Fn(&str) -> bool,
+) -> std::io::Result<BTreeMap<String, PathBuf>> {
+    let mut out = BTreeMap::new();
+    for entry in std::fs::read_dir(dir)? {
+        let path = entry?.path();
+        let Some(stem) = registry::plugin_file_name(&path) else {
+            continue;
+        };
+        if is_builtin(&stem) {
+            tracing::warn!(
+                plugin = %stem,
+                path = %path.display(),
+                "ignoring a plugin file named like the built-in {stem:?} engine: built-ins cannot be replaced by a file in the plugin directory"
+            );
+        } else if !dev_mode {
+            tracing::info!(
+                plugin = %stem,
+                path = %path.display(),
+                "plugin file found; register it in the catalog with its sha256 to mount it"
+            );
+        } else {
+            tracing::info!(plugin = %stem, path = %path.display(), "registered dev plugin");
+            out.insert(stem, path);
+        }
+    }
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -251,7 +293,7 @@ mod tests {
         let Ok(runtime) = Runtime::new(RuntimeConfig::default()) else {
             panic!("runtime");
         };
-        let Ok(catalog) = EngineCatalog::new(runtime, None) else {
+        let Ok(catalog) = EngineCatalog::new(runtime, None, true) else {
             panic!("catalog");
         };
         // kv and aws compile in parallel; the two kv loads share one compile.
@@ -295,5 +337,33 @@ mod tests {
         catalog.prune();
         let left = catalog.loaded.lock().map(|l| l.len()).unwrap_or(usize::MAX);
         assert_eq!(left, 0);
+    }
+
+    #[test]
+    fn plugin_dir_files_never_shadow_built_ins_and_need_registration_outside_dev() {
+        let dir = std::env::temp_dir().join(format!(
+            "coffer-plugin-dir-{}-{}",
+            std::process::id(),
+            crate::auth::random_base62(8)
+        ));
+        let Ok(()) = std::fs::create_dir_all(&dir) else {
+            panic!("temp dir");
+        };
+        for f in ["kv.wasm", "aws.wasm", "mine.wasm", "notes.txt"] {
+            let Ok(()) = std::fs::write(dir.join(f), b"\0asm") else {
+                panic!("write {f}");
+            };
+        }
+        let builtins = builtin::all();
+        let is_builtin = |n: &str| builtins.contains_key(n);
+        let Ok(dev) = plugin_dir_files(&dir, true, is_builtin) else {
+            panic!("scan");
+        };
+        assert_eq!(dev.keys().collect::<Vec<_>>(), ["mine"]);
+        let Ok(prod) = plugin_dir_files(&dir, false, is_builtin) else {
+            panic!("scan");
+        };
+        assert!(prod.is_empty(), "{prod:?}");
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }

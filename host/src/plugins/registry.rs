@@ -182,6 +182,7 @@ impl PluginRegistry {
             c
         };
         let granted = parse_capabilities(&capabilities)?;
+        self.check_limits(&req)?;
         let requested = match req.version.trim() {
             "" => None,
             v => Some(canonical_version(v).ok_or_else(|| {
@@ -448,6 +449,28 @@ impl PluginRegistry {
         }
     }
 
+    /// Refuses limits the runtime cannot honour, naming the limit and its cap, rather
+    /// than recording a promise that is silently not kept.
+    fn check_limits(&self, req: &RegisterRequest) -> Result<(), PluginError> {
+        let ceiling = Limits::memory_ceiling(self.catalog.default_limits().memory_bytes);
+        let ceiling_u64 = u64::try_from(ceiling).unwrap_or(u64::MAX);
+        if req.memory_limit > ceiling_u64 {
+            return Err(PluginError::Invalid(format!(
+                "memory_limit {} exceeds the cap of {} ({ceiling_u64} bytes) for one engine instance",
+                show_bytes(req.memory_limit),
+                show_bytes(ceiling_u64),
+            )));
+        }
+        if req.timeout > Limits::MAX_TIMEOUT {
+            return Err(PluginError::Invalid(format!(
+                "timeout {}s exceeds the cap of {}s for one engine call",
+                req.timeout.as_secs(),
+                Limits::MAX_TIMEOUT.as_secs()
+            )));
+        }
+        Ok(())
+    }
+
     /// `command` resolved inside the plugin directory; refuses names that would leave it.
     fn command_path(&self, name: &str, command: &str) -> Result<PathBuf, PluginError> {
         let dir = self.catalog.plugin_dir().ok_or_else(|| {
@@ -474,6 +497,16 @@ impl PluginRegistry {
         }
         Ok(resolved)
     }
+}
+
+/// Bytes for a message: `64 GiB`, `1 MiB`, or plain bytes.
+fn show_bytes(n: u64) -> String {
+    for (unit, size) in [("GiB", 1u64 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)] {
+        if n >= size && n.is_multiple_of(size) {
+            return format!("{} {unit}", n / size);
+        }
+    }
+    format!("{n} bytes")
 }
 
 fn record_key(name: &str, version: &str) -> String {
@@ -561,6 +594,69 @@ mod tests {
         assert!(check_name("../x").is_err());
         assert!(check_name(".hidden").is_err());
         assert!(check_name("").is_err());
+    }
+
+    #[tokio::test]
+    async fn impossible_limits_are_refused_naming_the_limit_and_the_cap() {
+        let Ok(runtime) = crate::runtime::Runtime::new(crate::runtime::RuntimeConfig::default())
+        else {
+            panic!("runtime");
+        };
+        let Ok(catalog) = EngineCatalog::new(runtime, None, true) else {
+            panic!("catalog");
+        };
+        let registry = PluginRegistry::new(
+            Arc::new(crate::storage::MemoryBackend::new()),
+            Arc::new(catalog),
+        );
+        let base = RegisterRequest {
+            name: "greedy".into(),
+            sha256: "a".repeat(64),
+            component: Some(vec![0]),
+            ..RegisterRequest::default()
+        };
+        let Err(PluginError::Invalid(m)) = registry
+            .register(RegisterRequest {
+                memory_limit: 64 << 30,
+                ..base.clone()
+            })
+            .await
+        else {
+            panic!("64 GiB accepted");
+        };
+        assert!(
+            m.contains("memory_limit 64 GiB") && m.contains("cap of 1 GiB"),
+            "{m}"
+        );
+        let Err(PluginError::Invalid(m)) = registry
+            .register(RegisterRequest {
+                timeout: Duration::from_secs(1000 * 3600),
+                ..base.clone()
+            })
+            .await
+        else {
+            panic!("1000h accepted");
+        };
+        assert!(m.contains("timeout") && m.contains("cap of 3600s"), "{m}");
+        // Within the caps the request gets as far as the digest check.
+        let within = registry
+            .register(RegisterRequest {
+                memory_limit: 1 << 30,
+                ..base
+            })
+            .await;
+        match within {
+            Err(PluginError::ChecksumMismatch { .. }) => {}
+            Err(e) => panic!("{e}"),
+            Ok(_) => panic!("a bogus component registered"),
+        }
+    }
+
+    #[test]
+    fn show_bytes_names_units() {
+        assert_eq!(show_bytes(64 << 30), "64 GiB");
+        assert_eq!(show_bytes(3 << 20), "3 MiB");
+        assert_eq!(show_bytes(1000), "1000 bytes");
     }
 
     #[test]

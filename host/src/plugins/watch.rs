@@ -10,6 +10,7 @@
 //! after the file is overwritten. Capabilities and limits are inherited from the
 //! plugin's newest registered version; a new plugin gets none. Files already in the
 //! directory when the server unseals are the baseline: only later changes register.
+//! A file named like a built-in (`kv.wasm`) is ignored with a warning.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -86,6 +87,16 @@ fn scan(dir: &Path) -> HashMap<PathBuf, Stamp> {
 
 /// Registers the new content of `path` as plugin `name` and reloads its mounts.
 async fn changed(plugins: &PluginRegistry, mounts: &Mounts, name: &str, path: &Path) {
+    // A file named like a built-in would otherwise become the newest registered version
+    // of it and take over its mounts on reload: built-ins are never replaced by a file.
+    if plugins.catalog().is_builtin(name) {
+        tracing::warn!(
+            plugin = name,
+            path = %path.display(),
+            "ignoring a plugin file named like the built-in {name:?} engine: built-ins cannot be replaced by a file in the plugin directory"
+        );
+        return;
+    }
     let owned = path.to_path_buf();
     let bytes = match tokio::task::spawn_blocking(move || std::fs::read(owned)).await {
         Ok(Ok(b)) => b,

@@ -11,7 +11,16 @@ use crate::auth::Caller;
 use crate::leases::{LeaseEngines, LeaseEntry, NewLease};
 use crate::mounts::MountHandle;
 use crate::runtime::bindings::{self as wit, EngineError};
+use crate::runtime::imports::log::{admit as admit_log_line, truncate};
 use crate::runtime::{CallContext, EngineFault, PendingWrites};
+
+/// Longest error text from an engine passed on to the client or the log, in bytes;
+/// longer text is cut and marked. An error is a sentence, not a payload.
+pub const MAX_ERROR_BYTES: usize = 4096;
+/// Deepest nesting of arrays and objects accepted in engine output. serde_json's own
+/// recursion limit: deeper documents are refused by serde_json-based clients, and
+/// recursive parsers elsewhere can be exhausted by them.
+pub const MAX_JSON_DEPTH: usize = 128;
 
 /// Calls the engine behind `handle` for `req`, whose path inside the mount is `rest`.
 pub async fn call(
@@ -125,24 +134,56 @@ pub fn wit_mount(handle: &MountHandle) -> wit::Mount {
 }
 
 fn fault_response(mount: &str, fault: EngineFault) -> LogicalResponse {
-    tracing::error!(mount, error = %fault, "engine call failed");
-    ApiError::internal(format!("{fault} (mount {mount})")).into()
+    // The fault text can carry engine-chosen text (a trap message): cut it like an
+    // engine error, and log it under the mount's rate limit.
+    let text = fault.to_string();
+    let text = truncate(&text, MAX_ERROR_BYTES);
+    if admit_log_line(mount) {
+        tracing::error!(mount, error = %text, "engine call failed");
+    }
+    ApiError::internal(format!("{text} (mount {mount})")).into()
+}
+
+/// An engine's error message as the client and the log see it: at most
+/// [`MAX_ERROR_BYTES`], marked when cut.
+fn error_text(m: &str) -> String {
+    truncate(m, MAX_ERROR_BYTES).into_owned()
 }
 
 fn engine_error(handle: &MountHandle, req: &LogicalRequest, err: EngineError) -> LogicalResponse {
     match err {
-        EngineError::InvalidRequest(m) => ApiError::bad_request(m).into(),
+        EngineError::InvalidRequest(m) => ApiError::bad_request(error_text(&m)).into(),
         EngineError::NotFound(None) => ApiError::not_found().into(),
-        EngineError::NotFound(Some(data)) => match checked_object(&handle.engine.name, data) {
-            Ok(raw) => envelope(handle, StatusCode::NOT_FOUND, Some(raw), 0, Vec::new()),
-            Err(e) => e.into(),
-        },
+        EngineError::NotFound(Some(data)) => {
+            let limit = handle.engine.limits.max_response_bytes;
+            if data.len() > limit {
+                return fault_response(
+                    &handle.entry.path,
+                    EngineFault::ResponseTooLarge {
+                        engine: handle.engine.name.to_string(),
+                        size: data.len(),
+                        limit,
+                    },
+                );
+            }
+            match checked_object(&handle.engine.name, data) {
+                Ok(raw) => envelope(handle, StatusCode::NOT_FOUND, Some(raw), 0, Vec::new()),
+                Err(e) => e.into(),
+            }
+        }
         EngineError::UnsupportedPath => ApiError::unsupported_path().into(),
         EngineError::UnsupportedOperation => ApiError::unsupported_operation().into(),
-        EngineError::PermissionDenied(m) => ApiError::new(StatusCode::FORBIDDEN, m).into(),
-        EngineError::UpstreamRateLimited(m) => ApiError::new(StatusCode::BAD_GATEWAY, m).into(),
+        EngineError::PermissionDenied(m) => {
+            ApiError::new(StatusCode::FORBIDDEN, error_text(&m)).into()
+        }
+        EngineError::UpstreamRateLimited(m) => {
+            ApiError::new(StatusCode::BAD_GATEWAY, error_text(&m)).into()
+        }
         EngineError::Internal(m) => {
-            tracing::warn!(mount = %handle.entry.path, path = %req.path, error = %m, "engine returned an internal error");
+            let m = error_text(&m);
+            if admit_log_line(&handle.entry.path) {
+                tracing::warn!(mount = %handle.entry.path, path = %req.path, error = %m, "engine returned an internal error");
+            }
             ApiError::internal(m).into()
         }
     }
@@ -158,8 +199,11 @@ async fn success(
     held: Option<PendingWrites>,
 ) -> LogicalResponse {
     let limit = handle.engine.limits.max_response_bytes;
+    // Everything the engine hands over counts: the lease's private data is stored with
+    // the lease, and each warning costs its framing even when empty.
     let size = resp.data.as_ref().map_or(0, String::len)
-        + resp.warnings.iter().map(String::len).sum::<usize>();
+        + resp.warnings.iter().map(|w| w.len() + 4).sum::<usize>()
+        + resp.lease.as_ref().map_or(0, |l| l.internal.len());
     if size > limit {
         return fault_response(
             &handle.entry.path,
@@ -178,24 +222,45 @@ async fn success(
         Ok(d) => d,
         Err(e) => return e.into(),
     };
+    // A warning is a sentence like an error message, and cut the same way.
+    let mut warnings: Vec<String> = resp
+        .warnings
+        .into_iter()
+        .map(|w| {
+            if w.len() > MAX_ERROR_BYTES {
+                error_text(&w)
+            } else {
+                w
+            }
+        })
+        .collect();
     if req.operation == Operation::List {
         let has_keys = data.as_ref().is_some_and(|d| !list_is_empty(d.get()));
-        if !has_keys && resp.warnings.is_empty() {
+        if !has_keys && warnings.is_empty() {
             return ApiError::not_found().into();
         }
     }
-    if data.is_none() && resp.warnings.is_empty() {
+    if data.is_none() && warnings.is_empty() {
         return LogicalResponse::NoContent;
     }
     if let Some(grant) = resp.lease {
-        return leased(app, handle, req, caller, grant, data, resp.warnings, held).await;
+        return leased(app, handle, req, caller, grant, data, warnings, held).await;
     }
+    // Vault caps every secret's TTL at the mount's max TTL, leased or not; an engine
+    // cannot hand clients a refresh interval beyond it.
+    let max_ttl = handle.entry.max_ttl();
     let lease_duration = match resp.refresh_interval {
         Some(0) => handle.entry.default_ttl(),
+        Some(n) if n > max_ttl => {
+            warnings.push(format!(
+                "TTL of {n}s exceeded the effective max_ttl of {max_ttl}s; TTL value is capped accordingly"
+            ));
+            max_ttl
+        }
         Some(n) => n,
         None => 0,
     };
-    envelope(handle, StatusCode::OK, data, lease_duration, resp.warnings)
+    envelope(handle, StatusCode::OK, data, lease_duration, warnings)
 }
 
 /// Records the lease before the client sees the secret; if that fails, the secret is
@@ -348,7 +413,45 @@ fn checked_object(engine: &str, data: String) -> Result<Box<RawValue>, ApiError>
     if !raw.get().trim_start().starts_with('{') {
         return Err(bad("data is not a JSON object".into()));
     }
+    // RawValue skips over nested values without a depth limit, so the depth is checked
+    // here, before any client (or recursive parser) sees the text.
+    if let Some(depth) = nesting_exceeds(raw.get(), MAX_JSON_DEPTH) {
+        return Err(bad(format!(
+            "JSON nested more than {MAX_JSON_DEPTH} levels deep (at least {depth})"
+        )));
+    }
     Ok(raw)
+}
+
+/// The depth reached, if the arrays and objects of the (valid) JSON `text` nest deeper
+/// than `max`. One pass, no recursion: brackets inside strings are skipped.
+fn nesting_exceeds(text: &str, max: usize) -> Option<usize> {
+    let mut depth = 0usize;
+    let mut in_string = false;
+    let mut escaped = false;
+    for b in text.bytes() {
+        if in_string {
+            match b {
+                _ if escaped => escaped = false,
+                b'\\' => escaped = true,
+                b'"' => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match b {
+            b'"' => in_string = true,
+            b'{' | b'[' => {
+                depth += 1;
+                if depth > max {
+                    return Some(depth);
+                }
+            }
+            b'}' | b']' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    None
 }
 
 fn list_is_empty(data: &str) -> bool {
@@ -552,6 +655,29 @@ pub async fn exists(app: &App, req: &LogicalRequest, caller: &Caller) -> Option<
         Ok(Ok(_)) | Ok(Err(EngineError::NotFound(Some(_)))) => Some(true),
         Ok(Err(EngineError::NotFound(None))) => Some(false),
         _ => None,
+    }
+}
+
+#[cfg(test)]
+mod validation_tests {
+    use super::{MAX_JSON_DEPTH, checked_object, nesting_exceeds};
+
+    #[test]
+    fn nesting_is_measured_outside_strings_only() {
+        assert_eq!(nesting_exceeds(r#"{"a":[1,{"b":2}]}"#, 3), None);
+        assert_eq!(nesting_exceeds(r#"{"a":[1,{"b":2}]}"#, 2), Some(3));
+        assert_eq!(nesting_exceeds(r#"{"a":"[[[[[[\"[[[["}"#, 1), None);
+        let at_limit = format!(
+            "{}{}",
+            "{\"a\":".repeat(MAX_JSON_DEPTH),
+            "1".to_string() + &"}".repeat(MAX_JSON_DEPTH)
+        );
+        assert!(checked_object("e", at_limit).is_ok());
+        let deep = format!("{{\"a\":{}{}}}", "[".repeat(100_000), "]".repeat(100_000));
+        let Err(e) = checked_object("e", deep) else {
+            panic!("100,000-deep JSON accepted");
+        };
+        assert!(format!("{e:?}").contains("nested more than 128"), "{e:?}");
     }
 }
 

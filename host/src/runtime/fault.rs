@@ -30,7 +30,7 @@ pub enum EngineFault {
         cause: String,
     },
     /// The engine returned more data than the host accepts.
-    #[error("engine {engine:?} returned a response of {size} bytes, over the {limit}-byte limit")]
+    #[error("engine {engine:?} response too large: {size} bytes, over the {limit}-byte limit")]
     ResponseTooLarge {
         /// Engine name.
         engine: String,

@@ -34,6 +34,20 @@ impl Default for Limits {
     }
 }
 
+impl Limits {
+    /// Longest per-call deadline a plugin may be registered with. Beyond an hour a call
+    /// is not a request any client waits for, and deadline arithmetic stays far from
+    /// overflow.
+    pub const MAX_TIMEOUT: Duration = Duration::from_secs(3600);
+
+    /// The largest per-instance memory the runtime can actually give an engine when the
+    /// server default is `server_default`: the instance pool reserves that much per
+    /// memory and no more, so a limit above it could never be reached.
+    pub fn memory_ceiling(server_default: usize) -> usize {
+        super::POOL_MAX_MEMORY.max(server_default)
+    }
+}
+
 /// The store's resource limiter. Remembers whether it refused a memory grow, so a trap
 /// that follows (guests abort when allocation fails) is reported as what it really was.
 ///

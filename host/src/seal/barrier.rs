@@ -31,12 +31,11 @@
 //! # Key names
 //!
 //! Keys outside the protected prefixes are stored as they are: the host's own layout
-//! (`core/mounts`, `core/cluster`, `sys/expire/…`) is fixed, not user data, and keeping it
-//! plain keeps ordered scans (the lease expiry index) cheap. Those names do leak which
-//! host records exist, and one of them carries user-chosen names: lease ids
-//! (`sys/expire/id/<mount path>/creds/<role>/<random id>`, also in the expiry index), so
-//! mount paths and role names of issued leases are visible on disk unless `sys/expire/`
-//! is protected too ([`Barrier::with_protected_prefixes`]; works, at the cost below).
+//! (`core/mounts`, `core/cluster`, the token store's hashes) is fixed, not user data.
+//! Names that carry user-chosen or authenticating text are protected by default: token
+//! accessors, and lease ids (`<mount path>/creds/<role>/<random id>`) wherever the lease
+//! manager keys by them, including the expiry index, whose time segment stays plain
+//! (`sys/expire/index/*/`) so that due leases are still one ordered scan.
 //!
 //! Keys below a protected prefix (by default [`DEFAULT_PROTECTED_PREFIXES`]: `logical/`,
 //! where engines keep user paths such as `logical/<uuid>/v2/metadata/prod-db`, and
@@ -61,8 +60,9 @@
 //!   one folder and sorts them (O(children) AES/HMAC operations per call). `scan` walks
 //!   the folder tree depth-first in name order, pruning subtrees before `after`; each page
 //!   re-lists the folders on its path, so a full paged walk of a large flat folder costs
-//!   O(children) per page. Fine for engine data; the reason `sys/expire/` (scanned in
-//!   expiry order on every tick) is not protected by default.
+//!   O(children) per page. Fine for engine data; the expiry index (scanned in expiry
+//!   order on every tick) keeps its time segment plain, so a tick walks only the seconds
+//!   that are due.
 //! * **Shape.** The number of keys, the depth of each key, which keys share a folder, and
 //!   each name's length rounded up to 16 bytes are visible. Equal names in the *same*
 //!   folder are equal on disk (deterministic by design); across folders they are not
@@ -99,9 +99,28 @@ const HEADER_LEN: usize = 1 + 4;
 /// Bytes a value grows by when stored.
 pub const VALUE_OVERHEAD: usize = HEADER_LEN + crypto::NONCE_LEN + crypto::TAG_LEN;
 
-/// Prefixes whose key names [`Barrier::new`] hides: engine storage, and ACL policies
-/// (whose names say what a deployment protects).
-pub const DEFAULT_PROTECTED_PREFIXES: &[&str] = &["logical/", "sys/policy/"];
+/// Prefixes whose key names [`Barrier::new`] hides: engine storage, ACL policies (whose
+/// names say what a deployment protects), token accessors (an accessor is enough to
+/// look up and revoke a token), and lease ids (`<mount>/creds/<role>/<id>`) in every
+/// place the lease manager keys by them. A prefix ending in `*/` keeps one segment
+/// after it plain: the expiry index `sys/expire/index/<secs>/<lease id>` stays ordered
+/// by time (one region per second), while the lease ids inside each second are hidden.
+///
+/// Stores written before a prefix joined this list are converted on unseal
+/// ([`Barrier::unseal`]): a key below it whose name does not decode is a plain name,
+/// and is renamed to its hidden form.
+pub const DEFAULT_PROTECTED_PREFIXES: &[&str] = &[
+    "logical/",
+    "sys/policy/",
+    "sys/token/accessor/",
+    "sys/expire/id/",
+    "sys/expire/token/",
+    "sys/expire/irrevocable/",
+    "sys/expire/index/*/",
+];
+
+/// The marker ending a protected prefix whose next segment stays plain.
+const PLAIN_SEGMENT: &str = "*/";
 
 /// Sorts after every stored key below a protected prefix, whose characters are all
 /// base64url or `/` (all below `~`): `region + "~"` is where a plain scan resumes after
@@ -170,6 +189,23 @@ fn is_reserved(key: &str) -> bool {
 
 /// Whether some reserved key lies below `prefix` (so a plain operation on it could see
 /// or destroy the seal's records).
+/// `(region, rest)` if `key` lies below the protected prefix `p`: for `base/*/`, the
+/// region is `base/<segment>/` and a key with no `/` after that segment is in none.
+fn split_at_region<'k>(p: &str, key: &'k str) -> Option<(&'k str, &'k str)> {
+    match p.strip_suffix(PLAIN_SEGMENT) {
+        None => key.strip_prefix(p).map(|rest| (&key[..p.len()], rest)),
+        Some(base) => {
+            let after = key.strip_prefix(base)?;
+            let (segment, rest) = after.split_once('/')?;
+            if segment.is_empty() {
+                return None;
+            }
+            let end = base.len() + segment.len() + 1;
+            Some((&key[..end], rest))
+        }
+    }
+}
+
 fn covers_reserved(prefix: &str) -> bool {
     RESERVED_PATHS.iter().any(|r| r.starts_with(prefix))
 }
@@ -335,6 +371,13 @@ impl Barrier {
             })?;
         let keyring = Keyring::decrypt(&root_key, &keyring_record)?;
         let names = NameCipher::new(keyring.path_key());
+        let moved = self.hide_plain_names(&names)?;
+        if moved > 0 {
+            tracing::info!(
+                keys = moved,
+                "hid the plain key names of an older store layout"
+            );
+        }
         self.set_state(Some(Arc::new(Unsealed {
             root_key,
             keyring,
@@ -406,11 +449,53 @@ impl Barrier {
         self.snapshot().ok_or_else(sealed_err)
     }
 
-    /// The protected prefix `key` lies under, if any, and the rest of `key` after it.
-    fn split_region<'k>(&self, key: &'k str) -> Option<(&str, &'k str)> {
-        self.protected
-            .iter()
-            .find_map(|p| key.strip_prefix(p.as_str()).map(|rest| (p.as_str(), rest)))
+    /// The region `key` lies in, if any, and the rest of `key` after it. A region is a
+    /// protected prefix, or for a prefix `base/*/`, `base/<segment>/`.
+    fn split_region<'k>(&self, key: &'k str) -> Option<(&'k str, &'k str)> {
+        self.protected.iter().find_map(|p| split_at_region(p, key))
+    }
+
+    /// Renames keys of a store written before some of the protected prefixes were:
+    /// every stored key below a region whose first hidden segment does not decode is a
+    /// plain name, moved (value unchanged: its authenticated path is the original key)
+    /// to its hidden form. Each key moves in the same batch as its old name's removal,
+    /// so an interrupted run is finished by the next unseal. Returns how many moved.
+    fn hide_plain_names(&self, names: &NameCipher) -> Result<usize, StorageError> {
+        let mut moved = 0;
+        for p in &self.protected {
+            let base = p.strip_suffix(PLAIN_SEGMENT).unwrap_or(p);
+            let mut cursor: Option<String> = None;
+            loop {
+                let page = self.inner.scan(base, cursor.as_deref(), PAGE)?;
+                let Some(last) = page.last().cloned() else {
+                    break;
+                };
+                let mut ops = Vec::new();
+                for stored in &page {
+                    let Some((region, rest)) = split_at_region(p, stored) else {
+                        continue;
+                    };
+                    let first = rest.split('/').next().unwrap_or("");
+                    if names.decode_segment(region, first).is_ok() {
+                        continue;
+                    }
+                    let Some(value) = self.inner.get(stored)? else {
+                        continue;
+                    };
+                    ops.push(BatchOp::Put(names.encode_key(region, rest), value));
+                    ops.push(BatchOp::Delete(stored.clone()));
+                    moved += 1;
+                }
+                if !ops.is_empty() {
+                    self.inner.batch(&ops)?;
+                }
+                if page.len() < PAGE {
+                    break;
+                }
+                cursor = Some(last);
+            }
+        }
+        Ok(moved)
     }
 
     /// Where `key` is stored in the inner backend.

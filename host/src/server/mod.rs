@@ -105,6 +105,7 @@ pub async fn run(mut flags: ServerFlags) -> Result<(), StartError> {
     let catalog = Arc::new(EngineCatalog::new(
         runtime.clone(),
         flags.dev_plugin_dir.as_deref(),
+        flags.dev,
     )?);
     let dev_root_token = flags.dev.then(|| {
         flags

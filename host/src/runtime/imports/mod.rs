@@ -5,7 +5,7 @@
 
 pub mod aws;
 mod clock;
-mod log;
+pub mod log;
 mod random;
 mod storage;
 

@@ -623,3 +623,135 @@ fn writes_racing_rotations_all_stay_readable() {
         200
     );
 }
+
+/// A store written when only `logical/` and `sys/policy/` were protected (accessors and
+/// lease ids stored as plain key names) opens through today's barrier: unseal renames
+/// those keys to their hidden form, values stay readable, and listing accessors and
+/// lease ids by prefix (revoke-prefix) and scanning the expiry index in time order
+/// still work.
+#[test]
+fn an_old_layout_store_is_converted_on_unseal_and_lists_by_prefix() {
+    let dir = tempfile::tempdir().unwrap();
+    let accessor = "4Xq9ZkLmN0pQrStUvWxYz123";
+    let lease_a = "aws/creds/deploy-role/AbCdEfGhIjKlMnOpQrStUvWx";
+    let lease_b = "aws/creds/deploy-role/ZyXwVuTsRqPoNmLkJiHgFeDc";
+    let lease_c = "aws/creds/other/QqQqQqQqQqQqQqQqQqQqQqQq";
+    let old_keys: Vec<(String, String)> = vec![
+        (
+            format!("sys/token/accessor/{accessor}"),
+            "token-hash".into(),
+        ),
+        (format!("sys/expire/id/{lease_a}"), "lease a".into()),
+        (format!("sys/expire/id/{lease_b}"), "lease b".into()),
+        (format!("sys/expire/id/{lease_c}"), "lease c".into()),
+        (
+            format!("sys/expire/index/000000000099/{lease_a}"),
+            String::new(),
+        ),
+        (
+            format!("sys/expire/index/000000000100/{lease_b}"),
+            String::new(),
+        ),
+        (
+            format!("sys/expire/index/000000000100/{lease_c}"),
+            String::new(),
+        ),
+        (
+            format!("sys/expire/token/tokenhash/{lease_a}"),
+            String::new(),
+        ),
+        (format!("sys/expire/irrevocable/{lease_c}"), "why".into()),
+        ("sys/token/id/tokenhash".into(), "entry".into()),
+    ];
+    let key = UnsealKey::generate();
+    {
+        let inner: SharedBackend = Arc::new(RedbBackend::open(dir.path()).unwrap());
+        let old =
+            Barrier::with_protected_prefixes(inner.clone(), ["logical/", "sys/policy/"]).unwrap();
+        old.initialize(&key).unwrap();
+        old.unseal(&key).unwrap();
+        for (k, v) in &old_keys {
+            old.put(k, v.as_bytes()).unwrap();
+        }
+        // The old layout: lease ids and the accessor are plain key names on disk.
+        let raw = inner.scan("sys/", None, 100).unwrap();
+        assert!(raw.iter().any(|k| k.contains("deploy-role")), "{raw:?}");
+    }
+    let inner: SharedBackend = Arc::new(RedbBackend::open(dir.path()).unwrap());
+    let barrier = Barrier::new(inner.clone());
+    barrier.unseal(&key).unwrap();
+    let raw = inner.scan("", None, 1000).unwrap();
+    for needle in [accessor, "deploy-role", "AbCdEfGh", "other/"] {
+        assert!(
+            raw.iter().all(|k| !k.contains(needle)),
+            "{needle} still in a stored key: {raw:?}"
+        );
+    }
+    for (k, v) in &old_keys {
+        assert_eq!(
+            barrier.get(k).unwrap().as_deref(),
+            Some(v.as_bytes()),
+            "{k}"
+        );
+    }
+    assert_eq!(
+        barrier.list("sys/expire/id/aws/creds/").unwrap(),
+        ["deploy-role/", "other/"]
+    );
+    assert_eq!(
+        barrier
+            .scan("sys/expire/id/aws/creds/deploy-role/", None, 10)
+            .unwrap(),
+        [
+            format!("sys/expire/id/{lease_a}"),
+            format!("sys/expire/id/{lease_b}")
+        ]
+    );
+    assert_eq!(
+        barrier.scan("sys/token/accessor/", None, 10).unwrap(),
+        [format!("sys/token/accessor/{accessor}")]
+    );
+    // The expiry index still comes out in time order, then id order.
+    assert_eq!(
+        barrier.scan("sys/expire/index/", None, 10).unwrap(),
+        [
+            format!("sys/expire/index/000000000099/{lease_a}"),
+            format!("sys/expire/index/000000000100/{lease_b}"),
+            format!("sys/expire/index/000000000100/{lease_c}"),
+        ]
+    );
+    // The time segment stays plain: a due scan need not decode what is not due.
+    assert!(
+        raw.iter()
+            .any(|k| k.starts_with("sys/expire/index/000000000099/"))
+    );
+    // Converting is done once: a second unseal finds nothing to move.
+    let moved = barrier
+        .hide_plain_names(&barrier.unsealed().unwrap().names)
+        .unwrap();
+    assert_eq!(moved, 0);
+    assert_eq!(inner.scan("", None, 1000).unwrap(), raw);
+    // New writes land hidden too, and the store still behaves like a plain one.
+    barrier
+        .put(&format!("sys/expire/id/{lease_a}x"), b"new")
+        .unwrap();
+    assert!(
+        inner
+            .scan("sys/expire/id/", None, 100)
+            .unwrap()
+            .iter()
+            .all(|k| !k.contains("deploy-role"))
+    );
+}
+
+#[test]
+fn a_plain_segment_prefix_keeps_one_segment_and_hides_the_rest() {
+    assert_eq!(
+        split_at_region("ix/*/", "ix/0099/a/b"),
+        Some(("ix/0099/", "a/b"))
+    );
+    assert_eq!(split_at_region("ix/*/", "ix/0099"), None);
+    assert_eq!(split_at_region("ix/*/", "ix//a"), None);
+    assert_eq!(split_at_region("ix/", "ix/0099/a"), Some(("ix/", "0099/a")));
+    assert_eq!(split_at_region("ix/", "iy/a"), None);
+}

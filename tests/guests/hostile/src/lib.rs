@@ -18,6 +18,11 @@
 //! * `fill`  — writes 64 KiB entries under `fill/` until storage refuses one (the mount's
 //!   quota), and answers `{"written": n, "refusal": "..."}`; when not even one entry fits
 //!   it fails with the refusal as an internal error;
+//! * `huge-error` — fails with a 60 MiB internal error message (the host must cut it);
+//! * `deep`  — answers with JSON nested 100,000 levels deep;
+//! * `forever-lease` — answers with a lease of 2⁶⁴−1 seconds;
+//! * `forever-refresh` — answers unleased data with a refresh interval of 2⁶⁴−1 seconds;
+//! * `log-flood` — logs as many 64 KiB lines as the host lets one call log;
 //! * anything else — `unsupported path`.
 //!
 //! `write` on `half` stores the `half` entry and then panics: the host must drop that
@@ -33,12 +38,19 @@ wit_bindgen::generate!({
     path: "../../../wit",
 });
 
+use coffer::engine::log;
 use coffer::engine::storage;
-use coffer::engine::types::{EngineInfo, Error, Lease, LeaseTerms, Mount, Request, Response};
+use coffer::engine::types::{
+    EngineInfo, Error, Lease, LeaseGrant, LeaseTerms, Mount, Request, Response,
+};
 use exports::coffer::engine::engine::Guest;
 
 /// Size of the `huge` answer's payload.
 const HUGE_BYTES: usize = 24 << 20;
+/// Size of the `huge-error` message.
+const HUGE_ERROR_BYTES: usize = 60 << 20;
+/// Nesting depth of the `deep` answer.
+const DEEP_LEVELS: usize = 100_000;
 
 struct Hostile;
 
@@ -69,6 +81,28 @@ impl Guest for Hostile {
             "write-list-trap" => write_list_trap(),
             "trapped" => trapped(),
             "fill" => fill(),
+            "huge-error" => Err(Error::Internal("e".repeat(HUGE_ERROR_BYTES))),
+            "deep" => Ok(answer(deep_json())),
+            "forever-lease" => Ok(Response {
+                lease: Some(LeaseGrant {
+                    ttl: u64::MAX,
+                    max_ttl: u64::MAX,
+                    renewable: true,
+                    internal: "{}".to_string(),
+                }),
+                ..answer("{\"forever\":true}".to_string())
+            }),
+            "forever-refresh" => Ok(Response {
+                refresh_interval: Some(u64::MAX),
+                ..answer("{\"forever\":true}".to_string())
+            }),
+            "log-flood" => {
+                let line = "L".repeat(64 << 10);
+                for _ in 0..1000 {
+                    log::log(log::Level::Error, &line);
+                }
+                Ok(answer("{\"flooded\":true}".to_string()))
+            }
             _ => Err(Error::UnsupportedPath),
         }
     }
@@ -128,6 +162,16 @@ fn huge_json() -> String {
     s.push_str("{\"blob\":\"");
     s.extend(core::iter::repeat_n('x', HUGE_BYTES));
     s.push_str("\"}");
+    s
+}
+
+/// `{"a":[[[…]]]}`, `DEEP_LEVELS` arrays deep.
+fn deep_json() -> String {
+    let mut s = String::with_capacity(2 * DEEP_LEVELS + 8);
+    s.push_str("{\"a\":");
+    s.extend(core::iter::repeat_n('[', DEEP_LEVELS));
+    s.extend(core::iter::repeat_n(']', DEEP_LEVELS));
+    s.push('}');
     s
 }
 
