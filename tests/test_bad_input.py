@@ -252,3 +252,8 @@ def test_trailing_slash_and_double_slash(server, kv1):
     # LIST appends the trailing slash when missing
     assert assert_json(server.list(f"{kv1}/ts"), 200)["data"]["keys"] == ["a"]
     assert assert_json(server.list(f"{kv1}/ts/"), 200)["data"]["keys"] == ["a"]
+    # Doubled slashes name the same path (normalised once, for the ACL and the handler
+    # alike), not another key or another mount.
+    for path in (f"{kv1}//ts/a", f"{kv1}/ts//a"):
+        assert assert_json(server.get(path), 200)["data"] == {"x": "1"}, path
+    assert assert_json(server.list(f"{kv1}//ts//"), 200)["data"]["keys"] == ["a"]

@@ -109,10 +109,7 @@ fn main() {
     } else {
         100
     };
-    let Some(moto) = support::moto::Moto::start() else {
-        println!("moto is not installed in .venv; run scripts/test once first");
-        return;
-    };
+    let moto = support::moto::Moto::start();
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -39,7 +39,7 @@ fn now() -> u64 {
 /// produce, and Vault's revoke sequence.
 #[tokio::test]
 async fn iam_user_lifecycle() {
-    let Some(moto) = Moto::start() else { return };
+    let moto = Moto::start();
     let iam = ok(
         Iam::connect(moto.config("AKIAIOSFODNN7EXAMPLE", "engine-secret")),
         "connect",
@@ -162,7 +162,7 @@ async fn iam_user_lifecycle() {
 /// URL-decoded, byte for byte.
 #[tokio::test]
 async fn group_policies_are_listed_and_decoded() {
-    let Some(moto) = Moto::start() else { return };
+    let moto = Moto::start();
     let iam = ok(Iam::connect(moto.config("AKIAGROUPTEST", "s")), "connect");
     let admin = iam.sdk();
     admin
@@ -219,7 +219,7 @@ async fn group_policies_are_listed_and_decoded() {
 
 #[tokio::test]
 async fn sts_calls() {
-    let Some(moto) = Moto::start() else { return };
+    let moto = Moto::start();
     let sts = ok(Sts::connect(moto.config("AKIASTSTEST", "s")), "connect");
 
     let me = ok(sts.get_caller_identity().await, "caller identity");
@@ -275,7 +275,7 @@ async fn sts_calls() {
 /// host must still say access-denied, and never echo the secret.
 #[tokio::test]
 async fn auth_failures_are_access_denied() {
-    let Some(moto) = Moto::start() else { return };
+    let moto = Moto::start();
     // Bootstrap an admin while moto still accepts anything.
     let boot = ok(Iam::connect(moto.config("AKIABOOTSTRAP", "x")), "connect");
     ok(boot.create_user("admin", None, None).await, "admin");

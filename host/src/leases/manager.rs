@@ -709,4 +709,61 @@ pub(super) mod tests {
         clock.advance_secs(21);
         assert_eq!(mgr.due(mgr.now() / NANOS, 10).unwrap().len(), 1);
     }
+
+    #[tokio::test]
+    async fn a_failed_revocation_is_retried_after_a_doubling_backoff() {
+        let (mgr, clock, engines) = setup();
+        let base = ExpiryConfig::default().retry_base.as_secs();
+        engines.failing.store(true, Ordering::SeqCst);
+        let (id, _) = mgr.register(new_lease(5, 0)).unwrap();
+        clock.advance_secs(6);
+        let mut expected_tries = 0;
+        for attempt in 1..=3u32 {
+            run_due(&mgr).await;
+            expected_tries += 1;
+            let entry = mgr.lookup(&id).unwrap().unwrap();
+            assert_eq!(entry.attempts, attempt);
+            // Retry `attempt` waits base × 2^attempt, ±50 %.
+            let now = mgr.now() / NANOS;
+            let delay = entry.index_secs - now;
+            let nominal = base << attempt;
+            assert!(
+                (nominal / 2..=nominal * 3 / 2).contains(&delay),
+                "attempt {attempt}: retry in {delay} s, nominal {nominal} s"
+            );
+            // Not tried again before its time...
+            clock.advance_secs(delay - 1);
+            run_due(&mgr).await;
+            assert_eq!(mgr.lookup(&id).unwrap().unwrap().attempts, attempt);
+            // ...and tried once it is due.
+            clock.advance_secs(1);
+        }
+        assert_eq!(engines.revocations(), 0);
+        engines.failing.store(false, Ordering::SeqCst);
+        run_due(&mgr).await;
+        assert_eq!(*engines.revoked.lock().unwrap(), vec![id.clone()]);
+        assert!(
+            mgr.lookup(&id).unwrap().is_none(),
+            "revoked on the retry: {expected_tries} failed tries"
+        );
+    }
+
+    #[test]
+    fn backoff_doubles_with_jitter_and_is_capped() {
+        let config = ExpiryConfig::default();
+        let base = config.retry_base.as_secs_f64();
+        for attempt in 1..=8 {
+            let nominal = base * f64::from(1u32 << attempt);
+            for _ in 0..50 {
+                let d = config.backoff(attempt).as_secs_f64();
+                assert!(
+                    (nominal * 0.5..=nominal * 1.5).contains(&d),
+                    "attempt {attempt}: {d}"
+                );
+            }
+        }
+        // Past 20 doublings the delay stops growing (no overflow to infinity).
+        let cap = base * f64::from(1u32 << 20) * 1.5;
+        assert!(config.backoff(u32::MAX).as_secs_f64() <= cap);
+    }
 }

@@ -90,7 +90,7 @@ async fn built_ins_are_pooled_and_a_cheap_plugin_is_measured_fresh() {
         InstanceStrategy::Pooled,
         "built-in kv is pooled"
     );
-    let Some(wasm) = hostile_wasm() else { return };
+    let wasm = hostile_wasm();
     let plugin = rt
         .load("hostile", &wasm, Limits::default(), &[])
         .await
@@ -282,22 +282,23 @@ async fn futures_join<F: Future>(futs: impl Iterator<Item = F>) -> Vec<F::Output
     out.into_iter().flatten().collect()
 }
 
-/// The hostile guest built by `scripts/test` (absent before its first run).
-fn hostile_wasm() -> Option<Vec<u8>> {
+/// The hostile guest, built by `scripts/test` before it runs the unit tests. Missing, it
+/// fails the test that needs it: a test that silently returned early would count as
+/// passed while checking nothing.
+fn hostile_wasm() -> Vec<u8> {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../target/test-plugins/hostile.wasm");
-    match std::fs::read(&path) {
-        Ok(b) => Some(b),
-        Err(_) => {
-            eprintln!("skipping: {} not built (run scripts/test)", path.display());
-            None
-        }
-    }
+    std::fs::read(&path).unwrap_or_else(|e| {
+        panic!(
+            "{}: {e}; scripts/test builds the test guests before the unit tests",
+            path.display()
+        )
+    })
 }
 
 #[tokio::test]
 async fn a_trapping_call_does_not_poison_the_pool() {
-    let Some(wasm) = hostile_wasm() else { return };
+    let wasm = hostile_wasm();
     let rt = runtime();
     let limits = Limits {
         timeout: Duration::from_millis(300),
