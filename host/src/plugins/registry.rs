@@ -44,6 +44,9 @@ pub struct PluginRecord {
     /// Per-call deadline in milliseconds; 0 = the server default.
     #[serde(default)]
     pub timeout_ms: u64,
+    /// Calls of one mount that may run at once; 0 = the server default.
+    #[serde(default)]
+    pub max_concurrent_calls: u64,
     /// The name the component reports in `info()`.
     #[serde(default)]
     pub engine_name: String,
@@ -68,6 +71,10 @@ impl PluginRecord {
             timeout: match self.timeout_ms {
                 0 => defaults.timeout,
                 n => Duration::from_millis(n),
+            },
+            max_concurrent_calls: match self.max_concurrent_calls {
+                0 => defaults.max_concurrent_calls,
+                n => usize::try_from(n).unwrap_or(usize::MAX),
             },
             ..defaults
         }
@@ -109,6 +116,8 @@ pub struct RegisterRequest {
     pub memory_limit: u64,
     /// Per-call deadline; zero = default.
     pub timeout: Duration,
+    /// Calls of one mount that may run at once; 0 = default.
+    pub max_concurrent_calls: u64,
 }
 
 /// What a reload of one mount did.
@@ -217,6 +226,7 @@ impl PluginRegistry {
             capabilities,
             memory_limit: req.memory_limit,
             timeout_ms: u64::try_from(req.timeout.as_millis()).unwrap_or(u64::MAX),
+            max_concurrent_calls: req.max_concurrent_calls,
             engine_name: String::new(),
             description: String::new(),
         };
@@ -563,14 +573,17 @@ mod tests {
             capabilities: vec![],
             memory_limit: 0,
             timeout_ms: 0,
+            max_concurrent_calls: 0,
             engine_name: String::new(),
             description: String::new(),
         };
         assert_eq!(r.limits(defaults), defaults);
         r.memory_limit = 1 << 20;
         r.timeout_ms = 250;
+        r.max_concurrent_calls = 3;
         let l = r.limits(defaults);
         assert_eq!(l.memory_bytes, 1 << 20);
         assert_eq!(l.timeout, Duration::from_millis(250));
+        assert_eq!(l.max_concurrent_calls, 3);
     }
 }

@@ -119,6 +119,7 @@ async fn changed(plugins: &PluginRegistry, mounts: &Mounts, name: &str, path: &P
         capabilities: newest.map(|r| r.capabilities.clone()).unwrap_or_default(),
         memory_limit: newest.map_or(0, |r| r.memory_limit),
         timeout: Duration::from_millis(newest.map_or(0, |r| r.timeout_ms)),
+        max_concurrent_calls: newest.map_or(0, |r| r.max_concurrent_calls),
     };
     let record = match plugins.register(request).await {
         Ok((record, _, _)) => record,

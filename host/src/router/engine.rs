@@ -112,7 +112,13 @@ pub fn wit_mount(handle: &MountHandle) -> wit::Mount {
 
 fn fault_response(mount: &str, fault: EngineFault) -> LogicalResponse {
     tracing::error!(mount, error = %fault, "engine call failed");
-    ApiError::internal(format!("{fault} (mount {mount})")).into()
+    // A call the host turned away for want of capacity may succeed later: 503.
+    let status = if fault.is_capacity() {
+        StatusCode::SERVICE_UNAVAILABLE
+    } else {
+        StatusCode::INTERNAL_SERVER_ERROR
+    };
+    ApiError::new(status, format!("{fault} (mount {mount})")).into()
 }
 
 fn engine_error(handle: &MountHandle, req: &LogicalRequest, err: EngineError) -> LogicalResponse {
