@@ -27,7 +27,7 @@ fn runtime(memory_budget: Option<usize>) -> Arc<Runtime> {
 
 fn ctx(backend: &SharedBackend, mount: &str) -> CallContext {
     CallContext {
-        storage: View::new(backend.clone(), &format!("logical/{mount}")),
+        storage: View::new(backend.clone(), format!("logical/{mount}")),
         mount_path: Arc::from(mount),
     }
 }
@@ -135,7 +135,10 @@ async fn a_saturated_mount_queues_its_own_calls_and_refuses_them_by_name() {
             assert_eq!((mount.as_str(), *limit), ("busy/", 2));
             let text = e.to_string();
             assert!(e.is_capacity(), "{text}");
-            assert!(text.contains("busy/") && text.contains("limit of 2"), "{text}");
+            assert!(
+                text.contains("busy/") && text.contains("limit of 2"),
+                "{text}"
+            );
         }
         other => panic!("the call over busy/'s cap was not refused as busy: {other:?}"),
     }
@@ -167,7 +170,11 @@ async fn growth_past_the_host_memory_budget_fails_the_call_and_is_given_back() {
         one
     });
     assert!(held.is_ok() && one > 0, "{held:?} {one}");
-    assert_eq!(probe.memory_budget().used(), 0, "a fresh instance gives it all back");
+    assert_eq!(
+        probe.memory_budget().used(),
+        0,
+        "a fresh instance gives it all back"
+    );
 
     // Room for one instance, not two.
     let rt = runtime(Some(one + one / 2));
@@ -192,7 +199,10 @@ async fn growth_past_the_host_memory_budget_fails_the_call_and_is_given_back() {
     match &second {
         Err(e @ EngineFault::MemoryBudget { budget, .. }) => {
             assert_eq!(*budget, one + one / 2);
-            assert!(e.is_capacity() && e.to_string().contains("memory budget"), "{e}");
+            assert!(
+                e.is_capacity() && e.to_string().contains("memory budget"),
+                "{e}"
+            );
         }
         other => panic!("a call past the budget was not refused for it: {other:?}"),
     }

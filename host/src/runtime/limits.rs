@@ -190,7 +190,10 @@ mod tests {
         assert_eq!(budget.used(), 10 * MIB);
         drop(a);
         assert_eq!(budget.used(), 4 * MIB);
-        assert!(matches!(b.memory_growing(4 * MIB, 10 * MIB, None), Ok(true)));
+        assert!(matches!(
+            b.memory_growing(4 * MIB, 10 * MIB, None),
+            Ok(true)
+        ));
         drop(b);
         assert_eq!(budget.used(), 0);
     }

@@ -16,12 +16,12 @@
 
 pub mod bindings;
 mod cache;
+#[cfg(test)]
+mod fairness_tests;
 mod fault;
 pub mod imports;
 mod limits;
 pub mod pool;
-#[cfg(test)]
-mod fairness_tests;
 #[cfg(test)]
 mod tests;
 mod write_set;
@@ -243,7 +243,9 @@ impl Runtime {
             cache,
             slots: Semaphore::new(MAX_CONCURRENT_INSTANCES as usize),
             gates: std::sync::Mutex::new(HashMap::new()),
-            budget: Arc::new(MemoryBudget::new(config.memory_budget.unwrap_or(usize::MAX))),
+            budget: Arc::new(MemoryBudget::new(
+                config.memory_budget.unwrap_or(usize::MAX),
+            )),
             limits: config.limits,
             clock,
             pool_mode: PoolMode::from_env(),
@@ -446,9 +448,7 @@ impl Runtime {
         let timeout = loaded.limits.timeout;
         match loaded.strategy {
             InstanceStrategy::Fresh => self.call_fresh(loaded, ctx, timeout, admission, f).await,
-            InstanceStrategy::Pooled => {
-                self.call_pooled(loaded, ctx, timeout, admission, f).await
-            }
+            InstanceStrategy::Pooled => self.call_pooled(loaded, ctx, timeout, admission, f).await,
         }
     }
 
@@ -473,8 +473,7 @@ impl Runtime {
                 .clone()
         };
         let deadline = tokio::time::Instant::from_std(started + loaded.limits.timeout);
-        let permit = match tokio::time::timeout_at(deadline, gate.clone().acquire_owned()).await
-        {
+        let permit = match tokio::time::timeout_at(deadline, gate.clone().acquire_owned()).await {
             Ok(Ok(permit)) => permit,
             Ok(Err(e)) => {
                 self.forget_gate(&key, &gate);
@@ -585,10 +584,7 @@ impl Runtime {
         timeout: Duration,
     ) -> Store<CallState> {
         let memory = MemoryGuard::new(loaded.limits.memory_bytes, self.budget.clone());
-        let mut store = Store::new(
-            &self.engine,
-            self.call_state(loaded, ctx, timeout, memory),
-        );
+        let mut store = Store::new(&self.engine, self.call_state(loaded, ctx, timeout, memory));
         store.limiter(|s| &mut s.memory);
         // Yield to the executor at every tick so a spinning guest never starves other
         // requests, and stop it once its wall-clock deadline has passed. The yield is
