@@ -639,13 +639,18 @@ impl Runtime {
     where
         F: for<'a> FnOnce(&'a EngineWorld, &'a mut Store<CallState>) -> CallFuture<'a, R>,
     {
+        // Faults name the deadline this call ran under (`info()`'s is shorter).
+        let limits = Limits {
+            timeout,
+            ..loaded.limits
+        };
         let mut store = self.new_store(loaded, ctx, timeout);
         let outcome = async {
             let instance = loaded.pre.instantiate_async(&mut store).await?;
             f(&instance, &mut store).await
         }
         .await;
-        let out = outcome.map_err(|e| classify(&loaded.name, &loaded.limits, store.data(), e))?;
+        let out = outcome.map_err(|e| classify(&loaded.name, &limits, store.data(), e))?;
         let writes = store.data_mut().take_writes();
         // The instance's memory goes back to the allocator, and its slot and mount turn
         // to the next call, before the commit wait.
@@ -668,6 +673,10 @@ impl Runtime {
     where
         F: for<'a> FnOnce(&'a EngineWorld, &'a mut Store<CallState>) -> CallFuture<'a, R>,
     {
+        let limits = Limits {
+            timeout,
+            ..loaded.limits
+        };
         let key = PoolKey::of(&ctx);
         let (mut store, instance) = match loaded.pool.take(&key) {
             Some(Warm {
@@ -682,7 +691,7 @@ impl Runtime {
                 let mut store = self.new_store(loaded, ctx, timeout);
                 match loaded.pre.instantiate_async(&mut store).await {
                     Ok(instance) => (store, instance),
-                    Err(e) => return Err(classify(&loaded.name, &loaded.limits, store.data(), e)),
+                    Err(e) => return Err(classify(&loaded.name, &limits, store.data(), e)),
                 }
             }
         };
@@ -700,7 +709,7 @@ impl Runtime {
                 Ok(out)
             }
             // The instance (possibly mid-trap, its memory in any state) is dropped here.
-            Err(e) => Err(classify(&loaded.name, &loaded.limits, store.data(), e)),
+            Err(e) => Err(classify(&loaded.name, &limits, store.data(), e)),
         }
     }
 }
