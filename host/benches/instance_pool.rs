@@ -112,6 +112,7 @@ async fn run(case: &Case) {
     let rt = Runtime::new(RuntimeConfig {
         cache_dir: None,
         limits: Limits::default(),
+        memory_budget: None,
     })
     .expect("runtime")
     .with_pool_mode(PoolMode::Auto);

@@ -60,6 +60,7 @@ async fn engine_call(iters: usize) -> (Duration, Duration) {
     let runtime = Runtime::new(RuntimeConfig {
         cache_dir: None,
         limits: Limits::default(),
+        memory_budget: None,
     })
     .expect("runtime");
     let wasm = coffer::plugins::builtin_component("kv").expect("kv is built in");

@@ -16,13 +16,14 @@ fn clamp(code: i32) -> u8 {
 }
 
 fn serve(args: &[String]) -> ExitCode {
-    let flags = match coffer::server::parse_flags(args) {
+    let mut flags = match coffer::server::parse_flags(args) {
         Ok(f) => f,
         Err(msg) => {
             eprintln!("{msg}");
             return ExitCode::from(1);
         }
     };
+    flags.physical_memory = physical_memory();
     init_logging();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -41,6 +42,21 @@ fn serve(args: &[String]) -> ExitCode {
             ExitCode::from(1)
         }
     }
+}
+
+/// The machine's physical memory in bytes (`MemTotal` of `/proc/meminfo`), from which
+/// the server's default engine memory budget derives; `None` where that is unreadable.
+fn physical_memory() -> Option<usize> {
+    let text = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let line = text.lines().find(|l| l.starts_with("MemTotal:"))?;
+    let kib: usize = line
+        .trim_start_matches("MemTotal:")
+        .trim()
+        .trim_end_matches("kB")
+        .trim()
+        .parse()
+        .ok()?;
+    kib.checked_mul(1024)
 }
 
 fn init_logging() {

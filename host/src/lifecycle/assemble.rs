@@ -30,11 +30,11 @@ pub(super) async fn build(
         backend.clone(),
         settings.catalog.clone(),
     ));
-    let mounts = Arc::new(
-        Mounts::open(backend.clone(), plugins.clone())
-            .await
-            .map_err(|e| fail("mounts", &e))?,
-    );
+    // The mounts' engines load in the background: unsealing (and, in dev mode, the
+    // listener) never waits for a plugin.
+    let mounts = Mounts::open(backend.clone(), plugins.clone())
+        .await
+        .map_err(|e| fail("mounts", &e))?;
     if flags.dev && mounts.get("secret/").is_none() {
         let version = if flags.dev_kv_v1 { "1" } else { "2" };
         mounts

@@ -2,6 +2,9 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use tokio::sync::watch;
 
 use crate::plugins::{EngineCatalog, PluginError, PluginRegistry, ReloadReport};
 use crate::runtime::LoadedEngine;
@@ -40,11 +43,24 @@ impl MountHandle {
     }
 }
 
+/// How long a request routed to a mount whose engine is still loading at start-up
+/// waits for it before it is answered "still loading".
+const LOAD_WAIT: Duration = Duration::from_secs(30);
+
+/// A mount whose engine is being loaded in the background at start-up.
+struct Loading {
+    /// The mount's uuid (a path may be disabled and re-enabled meanwhile).
+    uuid: String,
+    /// Turns `true` (or closes) when the load has finished, either way.
+    done: watch::Receiver<bool>,
+}
+
 #[derive(Default)]
 struct State {
     table: MountTable,
     handles: HashMap<String, Arc<MountHandle>>,
     failures: HashMap<String, String>,
+    loading: HashMap<String, Loading>,
 }
 
 /// Why a mount operation failed.
@@ -87,39 +103,110 @@ pub enum Routed<'a> {
 }
 
 impl Mounts {
-    /// Loads the persisted table and each mount's engine. A mount whose engine fails to
-    /// load stays in the table (its data is kept) and answers 500 until fixed.
+    /// Loads the persisted table and starts loading each mount's engine in the
+    /// background, all side by side: the server serves (and listens) at once, whatever
+    /// a plugin costs to compile or describe itself. A request for a mount still
+    /// loading waits for it (up to [`LOAD_WAIT`]; see [`Mounts::route_ready`]). A mount
+    /// whose engine fails to load stays in the table (its data is kept) and answers 500
+    /// until fixed.
     pub async fn open(
         backend: SharedBackend,
         plugins: Arc<PluginRegistry>,
-    ) -> Result<Self, RegistryError> {
+    ) -> Result<Arc<Self>, RegistryError> {
         let table = MountTable::load(&backend)?;
+        let entries: Vec<MountEntry> = table.entries().cloned().collect();
         let mut state = State {
             table,
             ..State::default()
         };
-        let entries: Vec<MountEntry> = state.table.entries().cloned().collect();
+        let mut senders = Vec::new();
         for entry in entries {
-            match plugins
-                .load_for(&entry.kind, &entry.config.plugin_version)
-                .await
-            {
-                Ok(engine) => {
-                    let handle = Self::handle(&backend, entry.clone(), engine, None);
-                    state.handles.insert(entry.path.clone(), handle);
-                }
-                Err(e) => {
-                    tracing::error!(mount = %entry.path, engine = %entry.kind, error = %e, "mount's engine failed to load");
-                    state.failures.insert(entry.path.clone(), e.to_string());
-                }
-            }
+            let (tx, rx) = watch::channel(false);
+            state.loading.insert(
+                entry.path.clone(),
+                Loading {
+                    uuid: entry.uuid.clone(),
+                    done: rx,
+                },
+            );
+            senders.push((entry, tx));
         }
-        Ok(Self {
+        let mounts = Arc::new(Self {
             backend,
-            plugins,
+            plugins: plugins.clone(),
             state: RwLock::new(state),
             admin: tokio::sync::Mutex::new(()),
-        })
+        });
+        for (entry, done) in senders {
+            let weak = Arc::downgrade(&mounts);
+            let plugins = plugins.clone();
+            tokio::spawn(async move {
+                let loaded = plugins
+                    .load_for(&entry.kind, &entry.config.plugin_version)
+                    .await;
+                if let Some(mounts) = weak.upgrade() {
+                    mounts.finish_loading(&entry, loaded);
+                }
+                // Receivers see the closed channel as "done" too; this is for clarity.
+                let _ = done.send(true);
+            });
+        }
+        Ok(mounts)
+    }
+
+    /// Installs what a start-up load produced, unless the mount was disabled, replaced
+    /// or reloaded meanwhile (then the newer state stands).
+    fn finish_loading(&self, entry: &MountEntry, loaded: Result<Arc<LoadedEngine>, PluginError>) {
+        let Ok(mut state) = self.state.write() else {
+            return;
+        };
+        if state
+            .loading
+            .get(&entry.path)
+            .is_some_and(|l| l.uuid == entry.uuid)
+        {
+            state.loading.remove(&entry.path);
+        }
+        // The row as it is now: it may have been tuned while the engine loaded.
+        let Some(current) = state
+            .table
+            .entries()
+            .find(|e| e.path == entry.path && e.uuid == entry.uuid)
+            .cloned()
+        else {
+            return;
+        };
+        if state.handles.contains_key(&entry.path) {
+            return;
+        }
+        match loaded {
+            Ok(engine) => {
+                let handle = Self::handle(&self.backend, current, engine, None);
+                state.handles.insert(entry.path.clone(), handle);
+                state.failures.remove(&entry.path);
+            }
+            Err(e) => {
+                tracing::error!(mount = %entry.path, engine = %entry.kind, error = %e, "mount's engine failed to load");
+                state.failures.insert(entry.path.clone(), e.to_string());
+            }
+        }
+    }
+
+    /// Like [`Mounts::route`], but first waits (up to [`LOAD_WAIT`]) for the engine of
+    /// the mount serving `path` if it is still loading at start-up.
+    pub async fn route_ready<'a>(&self, path: &'a str) -> Routed<'a> {
+        let pending = self.state.read().ok().and_then(|state| {
+            let (entry, _) = state.table.route(path)?;
+            if state.handles.contains_key(&entry.path) {
+                return None;
+            }
+            state.loading.get(&entry.path).map(|l| l.done.clone())
+        });
+        if let Some(mut done) = pending {
+            // A closed channel (the loader is gone) also means the wait is over.
+            let _ = tokio::time::timeout(LOAD_WAIT, done.wait_for(|d| *d)).await;
+        }
+        self.route(path)
     }
 
     fn handle(
@@ -163,11 +250,13 @@ impl Mounts {
             Some(h) => Routed::Mount(h.clone(), rest),
             None => Routed::Broken(
                 entry.path.clone(),
-                state
-                    .failures
-                    .get(&entry.path)
-                    .cloned()
-                    .unwrap_or_else(|| "engine not loaded".into()),
+                match state.failures.get(&entry.path) {
+                    Some(cause) => cause.clone(),
+                    None if state.loading.contains_key(&entry.path) => {
+                        "its engine is still loading; retry shortly".into()
+                    }
+                    None => "engine not loaded".into(),
+                },
             ),
         }
     }
@@ -268,6 +357,7 @@ impl Mounts {
             let handle = Self::handle(&self.backend, current, engine.clone(), writes);
             state.handles.insert(path.to_string(), handle);
             state.failures.remove(path);
+            state.loading.remove(path);
         }
         let report = ReloadReport {
             mount: path.to_string(),
@@ -319,6 +409,7 @@ impl Mounts {
             state.table = table;
             state.handles.remove(path);
             state.failures.remove(path);
+            state.loading.remove(path);
             entry
         };
         self.plugins.catalog().prune();

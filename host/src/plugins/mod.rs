@@ -195,12 +195,13 @@ impl EngineCatalog {
         let digest = sha256_hex(bytes);
         let grants: Vec<&str> = capabilities.iter().map(|c| c.name()).collect();
         let key = format!(
-            "{digest}|{name}|{}|{}|{}|{}|{}",
+            "{digest}|{name}|{}|{}|{}|{}|{}|{}",
             grants.join(","),
             limits.memory_bytes,
             limits.timeout.as_millis(),
             limits.max_response_bytes,
-            limits.storage_quota
+            limits.storage_quota,
+            limits.max_concurrent_calls
         );
         let slot: Slot = {
             let mut loaded = self

@@ -48,6 +48,9 @@ pub struct PluginRecord {
     /// ([`crate::runtime::DEFAULT_STORAGE_QUOTA`]).
     #[serde(default)]
     pub storage_quota: u64,
+    /// Calls of one mount that may run at once; 0 = the server default.
+    #[serde(default)]
+    pub max_concurrent_calls: u64,
     /// The name the component reports in `info()`.
     #[serde(default)]
     pub engine_name: String,
@@ -76,6 +79,10 @@ impl PluginRecord {
             storage_quota: match self.storage_quota {
                 0 => crate::runtime::DEFAULT_STORAGE_QUOTA,
                 n => n,
+            },
+            max_concurrent_calls: match self.max_concurrent_calls {
+                0 => defaults.max_concurrent_calls,
+                n => usize::try_from(n).unwrap_or(usize::MAX),
             },
             ..defaults
         }
@@ -119,6 +126,8 @@ pub struct RegisterRequest {
     pub timeout: Duration,
     /// Most bytes each mount may store; 0 = default.
     pub storage_quota: u64,
+    /// Calls of one mount that may run at once; 0 = default.
+    pub max_concurrent_calls: u64,
 }
 
 /// What a reload of one mount did.
@@ -229,6 +238,7 @@ impl PluginRegistry {
             memory_limit: req.memory_limit,
             timeout_ms: u64::try_from(req.timeout.as_millis()).unwrap_or(u64::MAX),
             storage_quota: req.storage_quota,
+            max_concurrent_calls: req.max_concurrent_calls,
             engine_name: String::new(),
             description: String::new(),
         };
@@ -671,14 +681,17 @@ mod tests {
             memory_limit: 0,
             timeout_ms: 0,
             storage_quota: 0,
+            max_concurrent_calls: 0,
             engine_name: String::new(),
             description: String::new(),
         };
         assert_eq!(r.limits(defaults), defaults);
         r.memory_limit = 1 << 20;
         r.timeout_ms = 250;
+        r.max_concurrent_calls = 3;
         let l = r.limits(defaults);
         assert_eq!(l.memory_bytes, 1 << 20);
         assert_eq!(l.timeout, Duration::from_millis(250));
+        assert_eq!(l.max_concurrent_calls, 3);
     }
 }

@@ -131,6 +131,7 @@ async fn changed(plugins: &PluginRegistry, mounts: &Mounts, name: &str, path: &P
         memory_limit: newest.map_or(0, |r| r.memory_limit),
         timeout: Duration::from_millis(newest.map_or(0, |r| r.timeout_ms)),
         storage_quota: newest.map_or(0, |r| r.storage_quota),
+        max_concurrent_calls: newest.map_or(0, |r| r.max_concurrent_calls),
     };
     let record = match plugins.register(request).await {
         Ok((record, _, _)) => record,

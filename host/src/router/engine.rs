@@ -141,7 +141,13 @@ fn fault_response(mount: &str, fault: EngineFault) -> LogicalResponse {
     if admit_log_line(mount) {
         tracing::error!(mount, error = %text, "engine call failed");
     }
-    ApiError::internal(format!("{text} (mount {mount})")).into()
+    // A call the host turned away for want of capacity may succeed later: 503.
+    let status = if fault.is_capacity() {
+        StatusCode::SERVICE_UNAVAILABLE
+    } else {
+        StatusCode::INTERNAL_SERVER_ERROR
+    };
+    ApiError::new(status, format!("{text} (mount {mount})")).into()
 }
 
 /// An engine's error message as the client and the log see it: at most

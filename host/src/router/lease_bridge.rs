@@ -21,8 +21,10 @@ pub struct EngineBridge {
 }
 
 impl EngineBridge {
-    fn mount_for(&self, entry: &LeaseEntry) -> Result<Arc<MountHandle>, EngineCallError> {
-        match self.mounts.route(&entry.mount_path) {
+    /// The mount that issued `entry`, once its engine has loaded (it may still be
+    /// loading just after start-up).
+    async fn mount_for(&self, entry: &LeaseEntry) -> Result<Arc<MountHandle>, EngineCallError> {
+        match self.mounts.route_ready(&entry.mount_path).await {
             Routed::Mount(h, _) if h.entry.uuid == entry.mount_uuid => Ok(h),
             Routed::Broken(path, cause) => Err(EngineCallError::Transient(format!(
                 "engine at {path} is not available: {cause}"
@@ -69,7 +71,7 @@ impl LeaseEngines for EngineBridge {
         entry: &'a LeaseEntry,
     ) -> Pin<Box<dyn Future<Output = Result<(), EngineCallError>> + Send + 'a>> {
         Box::pin(async move {
-            let handle = self.mount_for(entry)?;
+            let handle = self.mount_for(entry).await?;
             let lease = Self::wit_lease(&handle, entry, 0);
             let result = self
                 .runtime
@@ -94,7 +96,7 @@ impl LeaseEngines for EngineBridge {
         increment: u64,
     ) -> Pin<Box<dyn Future<Output = Result<RenewTerms, EngineCallError>> + Send + 'a>> {
         Box::pin(async move {
-            let handle = self.mount_for(entry)?;
+            let handle = self.mount_for(entry).await?;
             let lease = Self::wit_lease(&handle, entry, increment);
             let terms = self
                 .runtime

@@ -112,7 +112,7 @@ async fn route(app: &App, req: &LogicalRequest, caller: &Caller) -> LogicalRespo
     if req.path.starts_with("auth/token/") {
         return crate::auth::handle_token_api(app, req, caller);
     }
-    match app.mounts.route(&req.path) {
+    match app.mounts.route_ready(&req.path).await {
         Routed::Mount(handle, rest) => {
             // The benchmark's ceiling (`-bench-native-kv` + header only): the same read
             // answered natively, past the same token, audit and ACL steps.

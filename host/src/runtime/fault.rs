@@ -55,6 +55,44 @@ pub enum EngineFault {
         /// The storage error.
         cause: String,
     },
+    /// The host's engine memory budget had no room for the memory the call needed.
+    #[error(
+        "engine {engine:?} was stopped: the host's engine memory budget ({budget} bytes) is exhausted; retry later"
+    )]
+    MemoryBudget {
+        /// Engine name.
+        engine: String,
+        /// The host-wide budget in bytes.
+        budget: usize,
+    },
+    /// The call's mount already ran as many calls as it may, and no turn came within the
+    /// call's deadline.
+    #[error(
+        "mount {mount} is at its limit of {limit} concurrent engine calls; this call of engine {engine:?} waited {waited:?} for a turn and was refused; retry later"
+    )]
+    MountBusy {
+        /// Engine name.
+        engine: String,
+        /// The mount path.
+        mount: String,
+        /// The mount's concurrency limit.
+        limit: usize,
+        /// How long the call waited.
+        waited: Duration,
+    },
+    /// Every instance slot of the host was taken, and none came free within the call's
+    /// deadline.
+    #[error(
+        "all {limit} engine instance slots of the host are busy; this call of engine {engine:?} waited {waited:?} and was refused; retry later"
+    )]
+    HostBusy {
+        /// Engine name.
+        engine: String,
+        /// The host's instance slots.
+        limit: usize,
+        /// How long the call waited.
+        waited: Duration,
+    },
     /// No sandbox slot could be had (the host is at its instance limit).
     #[error("engine {engine:?} could not be started: {cause}")]
     Instantiate {
@@ -63,6 +101,20 @@ pub enum EngineFault {
         /// Why.
         cause: String,
     },
+}
+
+impl EngineFault {
+    /// Whether the host refused the call for want of capacity (memory budget, a busy
+    /// mount or host) rather than because of anything the engine did: such a call may
+    /// succeed later, and is answered `503 Service Unavailable`.
+    pub fn is_capacity(&self) -> bool {
+        matches!(
+            self,
+            EngineFault::MemoryBudget { .. }
+                | EngineFault::MountBusy { .. }
+                | EngineFault::HostBusy { .. }
+        )
+    }
 }
 
 /// Why a component could not be loaded.

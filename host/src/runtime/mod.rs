@@ -16,6 +16,8 @@
 
 pub mod bindings;
 mod cache;
+#[cfg(test)]
+mod fairness_tests;
 mod fault;
 pub mod imports;
 mod limits;
@@ -27,16 +29,17 @@ mod write_set;
 pub use cache::CodeCache;
 pub use fault::{EngineFault, LoadError};
 pub use imports::{Capability, Clock, OffsetClock, SystemClock};
-pub use limits::{DEFAULT_STORAGE_QUOTA, Limits};
+pub use limits::{DEFAULT_MAX_CONCURRENT_CALLS, DEFAULT_STORAGE_QUOTA, Limits, MemoryBudget};
 pub use pool::{InstanceStrategy, PoolMode};
 
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use sha2::{Digest, Sha256};
-use tokio::sync::Semaphore;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, SemaphorePermit};
 use wasmtime::component::{HasSelf, Linker};
 use wasmtime::{
     Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store, Trap,
@@ -53,7 +56,10 @@ use write_set::WriteSet;
 /// How often the epoch advances; the granularity of deadlines.
 const EPOCH_TICK: Duration = Duration::from_millis(10);
 /// Instances that may run at once. Further calls wait for a slot rather than fail.
-const MAX_CONCURRENT_INSTANCES: u32 = 256;
+pub const MAX_CONCURRENT_INSTANCES: u32 = 256;
+/// Deadline of one `info()` call at load, whatever the engine's own call deadline:
+/// describing itself is fixed work, and a load (or a start-up) must not wait on it.
+pub const INFO_TIMEOUT: Duration = Duration::from_secs(2);
 /// Instances the pooling allocator holds room for: running ones plus idle warm ones.
 const MAX_LIVE_INSTANCES: u32 = MAX_CONCURRENT_INSTANCES + pool::MAX_IDLE_TOTAL as u32;
 /// The pool's hard ceiling on one linear memory; per-call limits sit below it.
@@ -66,6 +72,9 @@ pub struct RuntimeConfig {
     pub cache_dir: Option<PathBuf>,
     /// Default per-call limits.
     pub limits: Limits,
+    /// Host-wide engine memory budget in bytes; `None`: unbounded (tests). The server
+    /// derives its default from the machine's memory.
+    pub memory_budget: Option<usize>,
 }
 
 /// The process-wide sandbox.
@@ -74,6 +83,10 @@ pub struct Runtime {
     linker: Linker<CallState>,
     cache: CodeCache,
     slots: Semaphore,
+    /// Per-mount admission: a call first takes a permit of its mount's gate, and only
+    /// then queues for a host slot (see [`Runtime::call`]).
+    gates: std::sync::Mutex<HashMap<GateKey, Arc<Semaphore>>>,
+    budget: Arc<MemoryBudget>,
     limits: Limits,
     clock: Arc<dyn Clock>,
     pool_mode: PoolMode,
@@ -228,6 +241,10 @@ impl Runtime {
             linker,
             cache,
             slots: Semaphore::new(MAX_CONCURRENT_INSTANCES as usize),
+            gates: std::sync::Mutex::new(HashMap::new()),
+            budget: Arc::new(MemoryBudget::new(
+                config.memory_budget.unwrap_or(usize::MAX),
+            )),
             limits: config.limits,
             clock,
             pool_mode: PoolMode::from_env(),
@@ -258,6 +275,11 @@ impl Runtime {
     /// Default per-call limits.
     pub fn default_limits(&self) -> Limits {
         self.limits
+    }
+
+    /// The host-wide engine memory budget.
+    pub fn memory_budget(&self) -> &MemoryBudget {
+        &self.budget
     }
 
     /// Compiles (or loads from cache), checks imports, links and describes a component.
@@ -348,9 +370,16 @@ impl Runtime {
         loaded.strategy = match (strategy, self.pool_mode) {
             (Some(fixed), _) => fixed,
             (None, PoolMode::Auto) if pool::is_trusted(&loaded.sha256) => InstanceStrategy::Pooled,
+            // So dear that no one-off cost explains it: pooled without more rounds.
+            (None, PoolMode::Auto) if loaded.fresh_cost >= pool::MEASURE_BUDGET => {
+                InstanceStrategy::Pooled
+            }
             (None, PoolMode::Auto) => {
                 // The first instance pays one-off costs (page faults, lazy init in the
                 // allocator); the best of a few more rounds is the steady-state cost.
+                // The rounds together get a small budget, so a slow `info()` cannot
+                // multiply the time a load takes.
+                let measuring = Instant::now();
                 let mut best = Duration::MAX;
                 for _ in 0..pool::MEASURE_ROUNDS {
                     let t = Instant::now();
@@ -361,6 +390,9 @@ impl Runtime {
                         });
                     }
                     best = best.min(t.elapsed());
+                    if measuring.elapsed() >= pool::MEASURE_BUDGET {
+                        break;
+                    }
                 }
                 loaded.fresh_cost = best;
                 PoolMode::Auto.choose(best)
@@ -377,15 +409,20 @@ impl Runtime {
     }
 
     /// `info()` in a fresh instance with an empty storage view (it must not touch
-    /// storage), whatever the engine's strategy.
+    /// storage), whatever the engine's strategy, under [`INFO_TIMEOUT`]. It takes a host
+    /// slot but no mount's turn: no mount is involved yet.
     async fn fresh_info(&self, loaded: &LoadedEngine) -> Result<EngineInfo, EngineFault> {
         let ctx = CallContext {
             storage: View::new(Arc::new(crate::storage::MemoryBackend::new()), "info/"),
             mount_path: Arc::from(""),
         };
-        let _slot = self.slot(loaded).await?;
         // `info()` must not touch storage; whatever it wrote is dropped.
-        self.call_fresh(loaded, ctx, |e, store| {
+        let timeout = INFO_TIMEOUT.min(loaded.limits.timeout);
+        let admission = Admission {
+            _host: self.host_slot(loaded, Instant::now(), timeout).await?,
+            _mount: None,
+        };
+        self.call_fresh(loaded, ctx, timeout, admission, |e, store| {
             Box::pin(async move { e.coffer_engine_engine().call_info(store).await })
         })
         .await
@@ -394,6 +431,13 @@ impl Runtime {
 
     /// Runs one export call under the engine's limits, in a fresh or a warm instance
     /// according to its [`InstanceStrategy`].
+    ///
+    /// Admission is fair across mounts: a call first waits for a turn of its own mount
+    /// (at most [`Limits::max_concurrent_calls`] calls of one mount hold instances at
+    /// once) and only then queues for one of the host's slots. The excess callers of a
+    /// saturated mount so queue behind that mount alone, never ahead of a quiet mount's
+    /// call in the host's queue. A call that gets no turn within its deadline fails
+    /// with [`EngineFault::MountBusy`] or [`EngineFault::HostBusy`].
     pub async fn call<R: Send>(
         &self,
         loaded: &LoadedEngine,
@@ -415,29 +459,124 @@ impl Runtime {
         ctx: CallContext,
         f: impl for<'a> FnOnce(&'a EngineWorld, &'a mut Store<CallState>) -> CallFuture<'a, R>,
     ) -> Result<(R, PendingWrites), EngineFault> {
-        let _slot = self.slot(loaded).await?;
+        let admission = self.admit(loaded, &ctx).await?;
+        let timeout = loaded.limits.timeout;
         match loaded.strategy {
-            InstanceStrategy::Fresh => self.call_fresh(loaded, ctx, f).await,
-            InstanceStrategy::Pooled => self.call_pooled(loaded, ctx, f).await,
+            InstanceStrategy::Fresh => self.call_fresh(loaded, ctx, timeout, admission, f).await,
+            InstanceStrategy::Pooled => self.call_pooled(loaded, ctx, timeout, admission, f).await,
         }
     }
 
-    /// Waits for one of the host's instance slots.
-    async fn slot(
+    /// Waits for a turn of the call's mount, then for a host slot, within the call's
+    /// deadline.
+    async fn admit(
         &self,
         loaded: &LoadedEngine,
-    ) -> Result<tokio::sync::SemaphorePermit<'_>, EngineFault> {
-        self.slots
-            .acquire()
-            .await
-            .map_err(|e| EngineFault::Instantiate {
-                engine: loaded.name.to_string(),
-                cause: e.to_string(),
-            })
+        ctx: &CallContext,
+    ) -> Result<Admission<'_>, EngineFault> {
+        let started = Instant::now();
+        let limit = loaded.limits.max_concurrent_calls.max(1);
+        let key = GateKey {
+            pool: PoolKey::of(ctx),
+            limit,
+        };
+        let gate = {
+            let mut gates = self.lock_gates();
+            gates
+                .entry(key.clone())
+                .or_insert_with(|| Arc::new(Semaphore::new(limit)))
+                .clone()
+        };
+        let deadline = tokio::time::Instant::from_std(started + loaded.limits.timeout);
+        let permit = match tokio::time::timeout_at(deadline, gate.clone().acquire_owned()).await {
+            Ok(Ok(permit)) => permit,
+            Ok(Err(e)) => {
+                self.forget_gate(&key, &gate);
+                return Err(EngineFault::Instantiate {
+                    engine: loaded.name.to_string(),
+                    cause: e.to_string(),
+                });
+            }
+            Err(_) => {
+                self.forget_gate(&key, &gate);
+                return Err(EngineFault::MountBusy {
+                    engine: loaded.name.to_string(),
+                    mount: ctx.mount_path.to_string(),
+                    limit,
+                    waited: started.elapsed(),
+                });
+            }
+        };
+        let mount = MountTurn {
+            runtime: self,
+            key,
+            gate,
+            permit: Some(permit),
+        };
+        let host = self
+            .host_slot(loaded, started, loaded.limits.timeout)
+            .await?;
+        Ok(Admission {
+            _host: host,
+            _mount: Some(mount),
+        })
     }
 
-    /// The store data for one call of `loaded` in `ctx`.
-    fn call_state(&self, loaded: &LoadedEngine, ctx: CallContext) -> CallState {
+    /// Waits for one of the host's instance slots until `started + timeout`.
+    async fn host_slot(
+        &self,
+        loaded: &LoadedEngine,
+        started: Instant,
+        timeout: Duration,
+    ) -> Result<SemaphorePermit<'_>, EngineFault> {
+        let deadline = tokio::time::Instant::from_std(started + timeout);
+        match tokio::time::timeout_at(deadline, self.slots.acquire()).await {
+            Ok(Ok(permit)) => Ok(permit),
+            Ok(Err(e)) => Err(EngineFault::Instantiate {
+                engine: loaded.name.to_string(),
+                cause: e.to_string(),
+            }),
+            Err(_) => Err(EngineFault::HostBusy {
+                engine: loaded.name.to_string(),
+                limit: MAX_CONCURRENT_INSTANCES as usize,
+                waited: started.elapsed(),
+            }),
+        }
+    }
+
+    fn lock_gates(&self) -> std::sync::MutexGuard<'_, HashMap<GateKey, Arc<Semaphore>>> {
+        // Every operation under the lock is a single insert, lookup or remove.
+        self.gates.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Drops a mount's gate once nobody holds or waits for it, so the map only holds
+    /// gates of mounts with calls in flight. Clones are only made under the lock, so
+    /// two references (the map's and `gate`) mean there is no one else.
+    fn forget_gate(&self, key: &GateKey, gate: &Arc<Semaphore>) {
+        let mut gates = self.lock_gates();
+        if Arc::strong_count(gate) == 2 {
+            gates.remove(key);
+        }
+    }
+
+    /// Calls of the mount of `ctx` holding a turn now.
+    pub fn mount_calls(&self, ctx: &CallContext) -> usize {
+        let pool = PoolKey::of(ctx);
+        self.lock_gates()
+            .iter()
+            .filter(|(k, _)| k.pool == pool)
+            .map(|(k, gate)| k.limit - gate.available_permits().min(k.limit))
+            .sum()
+    }
+
+    /// The store data for one call of `loaded` in `ctx`, with deadline `timeout`.
+    fn call_state(
+        &self,
+        loaded: &LoadedEngine,
+        ctx: CallContext,
+        timeout: Duration,
+        memory: MemoryGuard,
+    ) -> CallState {
         CallState {
             storage: ctx.storage,
             writes: WriteSet::default(),
@@ -447,25 +586,39 @@ impl Runtime {
             mount_path: ctx.mount_path,
             log_budget: imports::log_budget(),
             table: imports::aws::resource_table(),
-            memory: MemoryGuard::new(loaded.limits.memory_bytes),
-            deadline: Instant::now() + loaded.limits.timeout,
+            memory,
+            deadline: Instant::now() + timeout,
             deadline_hit: false,
         }
     }
 
     /// A new store for one call, with the memory limiter and the deadline armed.
-    fn new_store(&self, loaded: &LoadedEngine, ctx: CallContext) -> Store<CallState> {
-        let mut store = Store::new(&self.engine, self.call_state(loaded, ctx));
+    fn new_store(
+        &self,
+        loaded: &LoadedEngine,
+        ctx: CallContext,
+        timeout: Duration,
+    ) -> Store<CallState> {
+        let memory = MemoryGuard::new(loaded.limits.memory_bytes, self.budget.clone());
+        let mut store = Store::new(&self.engine, self.call_state(loaded, ctx, timeout, memory));
         store.limiter(|s| &mut s.memory);
         // Yield to the executor at every tick so a spinning guest never starves other
-        // requests, and stop it once its wall-clock deadline has passed.
+        // requests, and stop it once its wall-clock deadline has passed. The yield is
+        // tokio's own: it puts the call behind every task already waiting and lets the
+        // worker poll the I/O driver first. A plain wake-and-return-pending yield lands
+        // in the worker's LIFO slot and runs again at once, and with a run queue full of
+        // spinning guests the driver (so a new request on another mount) was only looked
+        // at every few dozen polls.
         store.epoch_deadline_callback(|mut ctx| {
             let state = ctx.data_mut();
             if Instant::now() >= state.deadline {
                 state.deadline_hit = true;
                 return Ok(UpdateDeadline::Interrupt);
             }
-            Ok(UpdateDeadline::Yield(1))
+            Ok(UpdateDeadline::YieldCustom(
+                1,
+                Box::pin(tokio::task::yield_now()),
+            ))
         });
         store.set_epoch_deadline(1);
         store
@@ -474,10 +627,19 @@ impl Runtime {
     /// Gives a warm store a whole new per-call state (storage view, mount, log budget,
     /// resource table, deadline, memory flags) and re-arms the epoch deadline. Only the
     /// instance's memory size carries over, for the limiter's accounting.
-    fn reset(&self, store: &mut Store<CallState>, loaded: &LoadedEngine, ctx: CallContext) {
-        let mut state = self.call_state(loaded, ctx);
-        state.memory.total = store.data().memory.total;
-        *store.data_mut() = state;
+    fn reset(
+        &self,
+        store: &mut Store<CallState>,
+        loaded: &LoadedEngine,
+        ctx: CallContext,
+        timeout: Duration,
+    ) {
+        // The guard moves to the new state with the memory (and budget) it holds; the
+        // empty one left behind holds nothing.
+        let placeholder = MemoryGuard::new(0, self.budget.clone());
+        let mut memory = std::mem::replace(&mut store.data_mut().memory, placeholder);
+        memory.renew(loaded.limits.memory_bytes);
+        *store.data_mut() = self.call_state(loaded, ctx, timeout, memory);
         store.set_epoch_deadline(1);
     }
 
@@ -486,21 +648,30 @@ impl Runtime {
         &self,
         loaded: &LoadedEngine,
         ctx: CallContext,
+        timeout: Duration,
+        admission: Admission<'_>,
         f: F,
     ) -> Result<(R, PendingWrites), EngineFault>
     where
         F: for<'a> FnOnce(&'a EngineWorld, &'a mut Store<CallState>) -> CallFuture<'a, R>,
     {
-        let mut store = self.new_store(loaded, ctx);
+        // Faults name the deadline this call ran under (`info()`'s is shorter).
+        let limits = Limits {
+            timeout,
+            ..loaded.limits
+        };
+        let mut store = self.new_store(loaded, ctx, timeout);
         let outcome = async {
             let instance = loaded.pre.instantiate_async(&mut store).await?;
             f(&instance, &mut store).await
         }
         .await;
-        let out = outcome.map_err(|e| classify(&loaded.name, &loaded.limits, store.data(), e))?;
+        let out = outcome.map_err(|e| classify(&loaded.name, &limits, store.data(), e))?;
         let writes = store.data_mut().take_writes();
-        // The instance's memory goes back to the allocator before the commit wait.
+        // The instance's memory goes back to the allocator, and its slot and mount turn
+        // to the next call, before the commit wait.
         drop(store);
+        drop(admission);
         Ok((out, writes))
     }
 
@@ -510,26 +681,32 @@ impl Runtime {
         &self,
         loaded: &LoadedEngine,
         ctx: CallContext,
+        timeout: Duration,
+        admission: Admission<'_>,
         f: F,
     ) -> Result<(R, PendingWrites), EngineFault>
     where
         F: for<'a> FnOnce(&'a EngineWorld, &'a mut Store<CallState>) -> CallFuture<'a, R>,
     {
+        let limits = Limits {
+            timeout,
+            ..loaded.limits
+        };
         let key = PoolKey::of(&ctx);
         let (mut store, instance) = match loaded.pool.take(&key) {
             Some(Warm {
                 mut store,
                 instance,
             }) => {
-                self.reset(&mut store, loaded, ctx);
+                self.reset(&mut store, loaded, ctx, timeout);
                 (store, instance)
             }
             None => {
                 loaded.pool.count_instantiation();
-                let mut store = self.new_store(loaded, ctx);
+                let mut store = self.new_store(loaded, ctx, timeout);
                 match loaded.pre.instantiate_async(&mut store).await {
                     Ok(instance) => (store, instance),
-                    Err(e) => return Err(classify(&loaded.name, &loaded.limits, store.data(), e)),
+                    Err(e) => return Err(classify(&loaded.name, &limits, store.data(), e)),
                 }
             }
         };
@@ -542,12 +719,43 @@ impl Runtime {
                 if pool::reusable(store.data()) {
                     loaded.pool.park(key, Warm { store, instance }, &self.idle);
                 }
+                drop(admission);
                 Ok((out, writes))
             }
             // The instance (possibly mid-trap, its memory in any state) is dropped here.
-            Err(e) => Err(classify(&loaded.name, &loaded.limits, store.data(), e)),
+            Err(e) => Err(classify(&loaded.name, &limits, store.data(), e)),
         }
     }
+}
+
+/// Which calls share a mount's turns: one mount (its [`PoolKey`]) under one limit (a
+/// reload onto a plugin with another limit starts a new gate).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct GateKey {
+    pool: PoolKey,
+    limit: usize,
+}
+
+/// A call's turn of its mount; given back (and the gate forgotten when idle) on drop.
+struct MountTurn<'r> {
+    runtime: &'r Runtime,
+    key: GateKey,
+    gate: Arc<Semaphore>,
+    permit: Option<OwnedSemaphorePermit>,
+}
+
+impl Drop for MountTurn<'_> {
+    fn drop(&mut self) {
+        // The permit holds a reference to the gate; it goes first.
+        drop(self.permit.take());
+        self.runtime.forget_gate(&self.key, &self.gate);
+    }
+}
+
+/// What a running call holds: a host slot and (except `info()` at load) its mount's turn.
+struct Admission<'r> {
+    _host: SemaphorePermit<'r>,
+    _mount: Option<MountTurn<'r>>,
 }
 
 impl CallState {
@@ -631,6 +839,12 @@ fn classify(engine: &str, limits: &Limits, state: &CallState, err: wasmtime::Err
         return EngineFault::Deadline {
             engine,
             timeout: limits.timeout,
+        };
+    }
+    if state.memory.budget_refused {
+        return EngineFault::MemoryBudget {
+            engine,
+            budget: state.memory.budget_limit(),
         };
     }
     if state.memory.refused {

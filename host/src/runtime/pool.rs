@@ -75,6 +75,9 @@ pub const IDLE_TTL: Duration = Duration::from_secs(60);
 pub const MAX_PARKED_MEMORY: usize = 64 * 1024 * 1024;
 /// Fresh rounds timed at load to choose the strategy.
 pub(crate) const MEASURE_ROUNDS: usize = 3;
+/// Time the timing rounds may take together (they stop early past it), and the cost of
+/// the first `info()` from which an engine is pooled without timing more rounds.
+pub(crate) const MEASURE_BUDGET: Duration = Duration::from_millis(250);
 
 /// How a loaded engine's calls get an instance.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -321,6 +324,7 @@ fn sweep(idle: &mut Idle, expired: &mut Vec<Parked>) {
 pub(crate) fn reusable(state: &CallState) -> bool {
     !state.deadline_hit
         && !state.memory.refused
+        && !state.memory.budget_refused
         && state.memory.total <= MAX_PARKED_MEMORY
         && state.table.is_empty()
 }

@@ -18,6 +18,8 @@
 //! plugin_directory_watch = false   # true: register and reload new NAME.wasm versions
 //! engine_timeout      = "30s"
 //! engine_memory_limit = "128MiB"
+//! engine_memory_budget = "8GiB"        # all engine instances together; default: half the RAM
+//! engine_max_concurrent_calls = 32     # per mount, unless its plugin says otherwise
 //! ```
 //!
 //! The same in TOML is `[storage.redb]`, `[listener.tcp]` and top-level keys. Both
@@ -120,6 +122,10 @@ pub struct FileConfig {
     pub engine_timeout: Option<Duration>,
     /// Linear memory one engine instance may use, bytes.
     pub engine_memory_limit: Option<usize>,
+    /// Linear memory all engine instances together may use, bytes.
+    pub engine_memory_budget: Option<usize>,
+    /// Engine calls one mount may run at once.
+    pub engine_max_concurrent_calls: Option<usize>,
 }
 
 #[derive(Deserialize)]
@@ -132,6 +138,8 @@ struct RawConfig {
     cache_dir: Option<String>,
     engine_timeout: Option<Value>,
     engine_memory_limit: Option<Value>,
+    engine_memory_budget: Option<Value>,
+    engine_max_concurrent_calls: Option<Value>,
     // Vault settings Coffer accepts and ignores.
     #[serde(default, rename = "ui")]
     _ui: Option<Value>,
@@ -339,6 +347,26 @@ fn interpret(path: &Path, tree: Value) -> Result<FileConfig, ConfigError> {
             .map(size_value)
             .transpose()
             .map_err(|m| invalid(format!("engine_memory_limit: {m}")))?,
+        engine_memory_budget: raw
+            .engine_memory_budget
+            .as_ref()
+            .map(size_value)
+            .transpose()
+            .map_err(|m| invalid(format!("engine_memory_budget: {m}")))?,
+        engine_max_concurrent_calls: raw
+            .engine_max_concurrent_calls
+            .as_ref()
+            .map(|v| match v {
+                Value::Number(n) => n
+                    .as_u64()
+                    .and_then(|n| usize::try_from(n).ok())
+                    .filter(|&n| n > 0)
+                    .ok_or_else(|| "must be a positive whole number".to_string()),
+                Value::String(s) => super::flags::parse_count("engine_max_concurrent_calls", s),
+                _ => Err("must be a positive whole number".to_string()),
+            })
+            .transpose()
+            .map_err(|m| invalid(format!("engine_max_concurrent_calls: {m}")))?,
     })
 }
 
@@ -444,6 +472,8 @@ mod tests {
             plugin_directory = "/plugins"
             engine_timeout = "250ms"
             engine_memory_limit = "64MiB"
+            engine_memory_budget = "2GiB"
+            engine_max_concurrent_calls = 8
             ui = true
             disable_mlock = true
         "#;
@@ -451,6 +481,8 @@ mod tests {
             plugin_directory = "/plugins"
             engine_timeout = "250ms"
             engine_memory_limit = "64MiB"
+            engine_memory_budget = "2GiB"
+            engine_max_concurrent_calls = 8
             [storage.redb]
             path = "/data"
             [listener.tcp]
@@ -491,6 +523,8 @@ mod tests {
         );
         assert_eq!(a.engine_timeout, Some(Duration::from_millis(250)));
         assert_eq!(a.engine_memory_limit, Some(64 * 1024 * 1024));
+        assert_eq!(a.engine_memory_budget, Some(2 << 30));
+        assert_eq!(a.engine_max_concurrent_calls, Some(8));
         assert!(a.listener.tls.is_some());
         // Unknown extension: HCL, then TOML.
         assert_eq!(load_text("c.conf", toml).unwrap(), a);

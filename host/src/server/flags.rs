@@ -28,6 +28,16 @@ pub struct ServerFlags {
     pub engine_timeout: Duration,
     /// `-engine-memory-limit`: bytes of linear memory one engine instance may use.
     pub engine_memory_limit: usize,
+    /// `-engine-memory-budget`: bytes of linear memory all engine instances together
+    /// may use; `None`: half of [`ServerFlags::physical_memory`].
+    pub engine_memory_budget: Option<usize>,
+    /// `-engine-max-concurrent-calls`: calls of one mount that may run at once, unless
+    /// its plugin's catalog entry says otherwise.
+    pub engine_max_concurrent_calls: usize,
+    /// The machine's physical memory in bytes, as the binary found it (not a flag):
+    /// what the default engine memory budget derives from. `None`: unknown, and the
+    /// budget is unbounded unless given.
+    pub physical_memory: Option<usize>,
     /// `-max-request-size`: bytes.
     pub max_request_size: usize,
     /// `-cache-dir`: where compiled engine code is cached.
@@ -73,6 +83,9 @@ impl Default for ServerFlags {
             plugin_dir_watch: false,
             engine_timeout: limits.timeout,
             engine_memory_limit: limits.memory_bytes,
+            engine_memory_budget: None,
+            engine_max_concurrent_calls: limits.max_concurrent_calls,
+            physical_memory: None,
             max_request_size: 32 * 1024 * 1024,
             cache_dir: None,
             lease_retry_base: Duration::from_secs(10),
@@ -114,6 +127,11 @@ pub const USAGE: &str = "Usage: coffer server -config=FILE [options]
                               directory as a new version and reload mounts of NAME.
   -engine-timeout=DURATION    Deadline of one engine call (default 30s).
   -engine-memory-limit=BYTES  Linear memory one engine instance may use (default 128 MiB).
+  -engine-memory-budget=BYTES Linear memory all engine instances together may use
+                              (default half of the machine's memory).
+  -engine-max-concurrent-calls=N
+                              Engine calls one mount may run at once (default 32; a
+                              plugin's catalog entry may set its own).
   -max-request-size=BYTES     Largest request body accepted (default 32 MiB).
   -cache-dir=DIR              Compiled engine code cache (default ~/.cache/coffer/compiled).
   -dev-clock-offset=DURATION  Run engines and leases on a clock this far in the future (testing).
@@ -209,6 +227,10 @@ pub fn parse(args: &[String]) -> Result<ServerFlags, String> {
                     .map_err(|_| format!("-{name}: invalid number {:?}", text()))?
             }
             "engine-memory-limit" => f.engine_memory_limit = parse_size(&text())?,
+            "engine-memory-budget" => f.engine_memory_budget = Some(parse_size(&text())?),
+            "engine-max-concurrent-calls" => {
+                f.engine_max_concurrent_calls = parse_count(name, &text())?
+            }
             "max-request-size" => f.max_request_size = parse_size(&text())?,
             other => {
                 return Err(format!(
@@ -271,6 +293,12 @@ impl ServerFlags {
         if let Some(m) = file.engine_memory_limit {
             self.engine_memory_limit = m;
         }
+        if file.engine_memory_budget.is_some() {
+            self.engine_memory_budget = file.engine_memory_budget;
+        }
+        if let Some(n) = file.engine_max_concurrent_calls {
+            self.engine_max_concurrent_calls = n;
+        }
     }
 }
 
@@ -282,6 +310,22 @@ fn parse_duration_flag(name: &str, s: &str) -> Result<Duration, String> {
     crate::util::duration::parse_str(s)
         .map(Duration::from_secs)
         .map_err(|e| format!("-{name}: {e}"))
+}
+
+/// A positive whole number.
+pub(super) fn parse_count(name: &str, s: &str) -> Result<usize, String> {
+    match s.trim().parse::<usize>() {
+        Ok(n) if n > 0 => Ok(n),
+        _ => Err(format!("-{name}: {s:?} is not a positive whole number")),
+    }
+}
+
+/// The engine memory budget: as given, else half the machine's memory, else unbounded.
+impl ServerFlags {
+    pub(super) fn memory_budget(&self) -> Option<usize> {
+        self.engine_memory_budget
+            .or_else(|| self.physical_memory.map(|m| m / 2))
+    }
 }
 
 pub(super) fn parse_size(s: &str) -> Result<usize, String> {
@@ -327,6 +371,20 @@ mod tests {
             Duration::from_millis(250)
         );
         assert!(!f.bench_native_kv);
+        let f = parse(&args(&[
+            "-engine-memory-budget=1GiB",
+            "-engine-max-concurrent-calls",
+            "4",
+        ]))
+        .unwrap();
+        assert_eq!(f.memory_budget(), Some(1 << 30));
+        assert_eq!(f.engine_max_concurrent_calls, 4);
+        assert!(parse(&args(&["-engine-max-concurrent-calls=0"])).is_err());
+        let derived = ServerFlags {
+            physical_memory: Some(8 << 30),
+            ..ServerFlags::default()
+        };
+        assert_eq!(derived.memory_budget(), Some(4 << 30));
         assert!(
             parse(&args(&["-dev", "-bench-native-kv"]))
                 .unwrap()

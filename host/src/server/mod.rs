@@ -96,12 +96,20 @@ pub async fn run(mut flags: ServerFlags) -> Result<(), StartError> {
             limits: Limits {
                 memory_bytes: flags.engine_memory_limit,
                 timeout: flags.engine_timeout,
+                max_concurrent_calls: flags.engine_max_concurrent_calls,
                 ..Limits::default()
             },
+            memory_budget: flags.memory_budget(),
         },
         clock.clone(),
     )
     .map_err(|e| StartError::Runtime(format!("{e:#}")))?;
+    match flags.memory_budget() {
+        Some(bytes) => tracing::info!(bytes, "engine memory budget"),
+        None => tracing::warn!(
+            "the machine's memory is unknown and no -engine-memory-budget was given: engine memory is bounded per call only"
+        ),
+    }
     let catalog = Arc::new(EngineCatalog::new(
         runtime.clone(),
         flags.dev_plugin_dir.as_deref(),

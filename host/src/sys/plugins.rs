@@ -108,6 +108,7 @@ fn record_json(r: &PluginRecord) -> Value {
         "memory_limit": r.memory_limit,
         "storage_quota": r.limits(crate::runtime::Limits::default()).storage_quota,
         "timeout": r.timeout_ms as f64 / 1000.0,
+        "max_concurrent_calls": r.max_concurrent_calls,
         "uploaded": r.uploaded(),
         "engine_name": r.engine_name,
         "description": r.description,
@@ -328,6 +329,17 @@ fn register_request(req: &LogicalRequest, name: &str) -> Result<RegisterRequest,
         memory_limit: size_field(req, "memory_limit")?,
         storage_quota: size_field(req, "storage_quota")?,
         timeout,
+        max_concurrent_calls: match req.field("max_concurrent_calls") {
+            None => 0,
+            Some(v) => v
+                .as_u64()
+                .or_else(|| v.as_str().and_then(|s| s.trim().parse().ok()))
+                .ok_or_else(|| {
+                    ApiError::bad_request(
+                        "invalid max_concurrent_calls: give a whole number of calls",
+                    )
+                })?,
+        },
     })
 }
 

@@ -1,0 +1,211 @@
+//! Admission across mounts and the host-wide memory budget, against the built-in kv
+//! engine. A call's closure may await before calling the guest, while it holds its
+//! instance, its host slot and its mount's turn: that is how these tests keep calls
+//! in flight.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::oneshot;
+
+use super::bindings::{Caller, Mount, Operation, Request};
+use super::*;
+use crate::storage::{MemoryBackend, SharedBackend, View};
+
+fn kv_wasm() -> &'static [u8] {
+    crate::plugins::builtin_component("kv").unwrap_or_else(|| panic!("kv is built in"))
+}
+
+fn runtime(memory_budget: Option<usize>) -> Arc<Runtime> {
+    Runtime::new(RuntimeConfig {
+        memory_budget,
+        ..RuntimeConfig::default()
+    })
+    .map(|rt| rt.with_pool_mode(PoolMode::Auto))
+    .unwrap_or_else(|e| panic!("runtime: {e:#}"))
+}
+
+fn ctx(backend: &SharedBackend, mount: &str) -> CallContext {
+    CallContext {
+        storage: View::new(backend.clone(), format!("logical/{mount}")),
+        mount_path: Arc::from(mount),
+    }
+}
+
+fn read_request() -> Request {
+    Request {
+        operation: Operation::Read,
+        path: "missing".into(),
+        data: "{}".into(),
+        mount: Mount {
+            path: "kv/".into(),
+            accessor: "kv_test".into(),
+            options: Vec::new(),
+            default_lease_ttl: 3600,
+            max_lease_ttl: 3600,
+        },
+        caller: Caller {
+            display_name: "root".into(),
+            policies: vec!["root".into()],
+            entity_id: String::new(),
+        },
+        request_id: "test".into(),
+    }
+}
+
+/// A kv read that, once admitted and instantiated, waits for `go` before running.
+async fn held_read(
+    rt: &Runtime,
+    kv: &LoadedEngine,
+    ctx: CallContext,
+    go: oneshot::Receiver<()>,
+) -> Result<(), EngineFault> {
+    let req = read_request();
+    rt.call(kv, ctx, move |e, s| {
+        Box::pin(async move {
+            let _ = go.await;
+            e.coffer_engine_engine().call_read(s, &req).await.map(drop)
+        })
+    })
+    .await
+}
+
+async fn plain_read(rt: &Runtime, kv: &LoadedEngine, ctx: CallContext) -> Result<(), EngineFault> {
+    let (tx, rx) = oneshot::channel();
+    let _ = tx.send(());
+    held_read(rt, kv, ctx, rx).await
+}
+
+/// Waits until `n` calls of the mount of `ctx` hold a turn.
+async fn until_running(rt: &Runtime, ctx: &CallContext, n: usize) {
+    for _ in 0..500 {
+        if rt.mount_calls(ctx) >= n {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    panic!("{} calls of {} never started", n, ctx.mount_path);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_saturated_mount_queues_its_own_calls_and_refuses_them_by_name() {
+    let rt = runtime(None);
+    let limits = Limits {
+        max_concurrent_calls: 2,
+        timeout: Duration::from_millis(300),
+        ..Limits::default()
+    };
+    let kv = rt
+        .load("kv", kv_wasm(), limits, &[])
+        .await
+        .unwrap_or_else(|e| panic!("load: {e}"));
+    let backend: SharedBackend = Arc::new(MemoryBackend::new());
+    let busy = ctx(&backend, "busy/");
+    let quiet = ctx(&backend, "quiet/");
+
+    // Two calls hold busy/'s two turns.
+    let (go1, rx1) = oneshot::channel();
+    let (go2, rx2) = oneshot::channel();
+    let first = held_read(&rt, &kv, ctx(&backend, "busy/"), rx1);
+    let second = held_read(&rt, &kv, ctx(&backend, "busy/"), rx2);
+    let third = plain_read(&rt, &kv, ctx(&backend, "busy/"));
+    let checks = async {
+        until_running(&rt, &busy, 2).await;
+        // Another mount is served at once.
+        assert!(plain_read(&rt, &kv, ctx(&backend, "quiet/")).await.is_ok());
+        assert_eq!(rt.mount_calls(&quiet), 0);
+    };
+    let (a, b, c, ()) = tokio::join!(first, second, third, async {
+        checks.await;
+        // The third busy/ call has waited its deadline by now (it started with the
+        // others); let the first two finish only afterwards.
+        tokio::time::sleep(Duration::from_millis(400)).await;
+        let _ = go1.send(());
+        let _ = go2.send(());
+    });
+    // Held past their own 300 ms deadline, the first two end as deadline faults; what
+    // matters is the third.
+    assert!(
+        matches!(a, Ok(()) | Err(EngineFault::Deadline { .. }))
+            && matches!(b, Ok(()) | Err(EngineFault::Deadline { .. })),
+        "{a:?} {b:?}"
+    );
+    match &c {
+        Err(e @ EngineFault::MountBusy { mount, limit, .. }) => {
+            assert_eq!((mount.as_str(), *limit), ("busy/", 2));
+            let text = e.to_string();
+            assert!(e.is_capacity(), "{text}");
+            assert!(
+                text.contains("busy/") && text.contains("limit of 2"),
+                "{text}"
+            );
+        }
+        other => panic!("the call over busy/'s cap was not refused as busy: {other:?}"),
+    }
+    // Nothing is held once the calls are over, and the gates are forgotten.
+    assert_eq!(rt.mount_calls(&busy), 0);
+    assert!(rt.lock_gates().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn growth_past_the_host_memory_budget_fails_the_call_and_is_given_back() {
+    // What one fresh kv instance holds, measured on an unbounded runtime.
+    let probe = runtime(None);
+    let kv = probe
+        .load_with_strategy(
+            "kv",
+            kv_wasm(),
+            Limits::default(),
+            &[],
+            Some(InstanceStrategy::Fresh),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("load: {e}"));
+    let backend: SharedBackend = Arc::new(MemoryBackend::new());
+    let (go, rx) = oneshot::channel();
+    let (held, one) = tokio::join!(held_read(&probe, &kv, ctx(&backend, "a/"), rx), async {
+        until_running(&probe, &ctx(&backend, "a/"), 1).await;
+        let one = probe.memory_budget().used();
+        let _ = go.send(());
+        one
+    });
+    assert!(held.is_ok() && one > 0, "{held:?} {one}");
+    assert_eq!(
+        probe.memory_budget().used(),
+        0,
+        "a fresh instance gives it all back"
+    );
+
+    // Room for one instance, not two.
+    let rt = runtime(Some(one + one / 2));
+    let kv = rt
+        .load_with_strategy(
+            "kv",
+            kv_wasm(),
+            Limits::default(),
+            &[],
+            Some(InstanceStrategy::Fresh),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("load under the budget: {e}"));
+    let (go, rx) = oneshot::channel();
+    let (held, second) = tokio::join!(held_read(&rt, &kv, ctx(&backend, "a/"), rx), async {
+        until_running(&rt, &ctx(&backend, "a/"), 1).await;
+        let second = plain_read(&rt, &kv, ctx(&backend, "b/")).await;
+        let _ = go.send(());
+        second
+    });
+    assert!(held.is_ok(), "{held:?}");
+    match &second {
+        Err(e @ EngineFault::MemoryBudget { budget, .. }) => {
+            assert_eq!(*budget, one + one / 2);
+            assert!(
+                e.is_capacity() && e.to_string().contains("memory budget"),
+                "{e}"
+            );
+        }
+        other => panic!("a call past the budget was not refused for it: {other:?}"),
+    }
+    assert_eq!(rt.memory_budget().used(), 0);
+    assert!(plain_read(&rt, &kv, ctx(&backend, "b/")).await.is_ok());
+}
