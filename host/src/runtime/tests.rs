@@ -335,17 +335,10 @@ async fn a_trapping_call_does_not_poison_the_pool() {
     assert_eq!(hostile.idle_instances(&a()), 1);
 }
 
-/// The hostile guest, required: a missing prerequisite fails the test.
-fn hostile_required() -> Vec<u8> {
-    hostile_wasm().unwrap_or_else(|| {
-        panic!("target/test-plugins/hostile.wasm is missing: scripts/test builds it")
-    })
-}
-
 #[tokio::test]
 async fn a_failed_call_applies_none_of_its_writes() {
     let rt = runtime();
-    let hostile = load(&rt, "hostile", &hostile_required(), Limits::default()).await;
+    let hostile = load(&rt, "hostile", &hostile_wasm(), Limits::default()).await;
     let backend: SharedBackend = Arc::new(MemoryBackend::new());
     let a = || ctx(&backend, "logical/h/", "h/");
     // 9 MiB, past the old early-commit threshold, then a trap.
@@ -372,7 +365,7 @@ async fn writes_past_the_mounts_storage_quota_are_refused() {
         storage_quota: 300 << 10,
         ..Limits::default()
     };
-    let hostile = load(&rt, "hostile", &hostile_required(), limits).await;
+    let hostile = load(&rt, "hostile", &hostile_wasm(), limits).await;
     let backend: SharedBackend = Arc::new(MemoryBackend::new());
     let a = || ctx(&backend, "logical/h/", "h/");
     let Ok(Ok(filled)) = read(&rt, &hostile, a(), "fill").await else {
