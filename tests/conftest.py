@@ -56,6 +56,14 @@ _live_processes: list[subprocess.Popen] = []
 os.environ["NO_PROXY"] = os.environ["no_proxy"] = "127.0.0.1,localhost"
 
 
+def require_plugins(*names: str) -> None:
+    """Fails (never skips or passes) a test whose test guests were not built."""
+    for name in names:
+        if not (PLUGIN_DIR / f"{name}.wasm").exists():
+            pytest.fail(f"{PLUGIN_DIR}/{name}.wasm is missing: scripts/test builds it",
+                        pytrace=False)
+
+
 def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import PLUGIN_DIR, Server, assert_errors, assert_json, unique
+from conftest import PLUGIN_DIR, Server, assert_errors, assert_json, require_plugins, unique
 
 HOSTILE = PLUGIN_DIR / "hostile.wasm"
 # What an engine error can cost the client: the 4 KiB cap plus the marker and envelope.
@@ -30,8 +30,7 @@ LOG_LINE_MAX = 4096 + 1024
 
 
 def require_hostile():
-    if not HOSTILE.exists():
-        pytest.fail(f"{HOSTILE} is missing: scripts/test builds it", pytrace=False)
+    require_plugins("hostile")
 
 
 @pytest.fixture(scope="module")

@@ -20,15 +20,14 @@ import time
 import pytest
 import requests
 
-from conftest import PLUGIN_DIR, Server, assert_errors, assert_json, unique
+from conftest import PLUGIN_DIR, Server, assert_errors, assert_json, require_plugins, unique
 from test_aws import engine_cache, iam_role, mk, mount_aws  # noqa: F401 (fixtures)
 
 HOSTILE = PLUGIN_DIR / "hostile.wasm"
 
 
 def require_hostile():
-    if not HOSTILE.exists():
-        pytest.fail(f"{HOSTILE} is missing: scripts/test builds it", pytrace=False)
+    require_plugins("hostile")
 
 
 @pytest.fixture(scope="module")

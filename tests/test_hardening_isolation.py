@@ -23,17 +23,14 @@ from pathlib import Path
 import pytest
 import requests
 
-from conftest import PLUGIN_DIR, Server, assert_errors, assert_json, unique
+from conftest import PLUGIN_DIR, Server, assert_errors, assert_json, require_plugins, unique
 
 GUESTS = ("hostile", "stall", "stall-slowinfo")
 
 
 @pytest.fixture(scope="module", autouse=True)
 def guests_built():
-    for name in GUESTS:
-        if not (PLUGIN_DIR / f"{name}.wasm").exists():
-            pytest.fail(f"{PLUGIN_DIR}/{name}.wasm is missing: scripts/test builds it",
-                        pytrace=False)
+    require_plugins(*GUESTS)
 
 
 def kv_roundtrip(server: Server, timeout: float = 10) -> float:

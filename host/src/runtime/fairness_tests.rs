@@ -8,13 +8,10 @@ use std::time::Duration;
 
 use tokio::sync::oneshot;
 
-use super::bindings::{Caller, Mount, Operation, Request};
+use super::bindings::{Operation, Request};
+use super::tests::{kv_wasm, request};
 use super::*;
-use crate::storage::{MemoryBackend, SharedBackend, View};
-
-fn kv_wasm() -> &'static [u8] {
-    crate::plugins::builtin_component("kv").unwrap_or_else(|| panic!("kv is built in"))
-}
+use crate::storage::{MemoryBackend, SharedBackend};
 
 fn runtime(memory_budget: Option<usize>) -> Arc<Runtime> {
     Runtime::new(RuntimeConfig {
@@ -26,31 +23,11 @@ fn runtime(memory_budget: Option<usize>) -> Arc<Runtime> {
 }
 
 fn ctx(backend: &SharedBackend, mount: &str) -> CallContext {
-    CallContext {
-        storage: View::new(backend.clone(), format!("logical/{mount}")),
-        mount_path: Arc::from(mount),
-    }
+    super::tests::ctx(backend, &format!("logical/{mount}"), mount)
 }
 
 fn read_request() -> Request {
-    Request {
-        operation: Operation::Read,
-        path: "missing".into(),
-        data: "{}".into(),
-        mount: Mount {
-            path: "kv/".into(),
-            accessor: "kv_test".into(),
-            options: Vec::new(),
-            default_lease_ttl: 3600,
-            max_lease_ttl: 3600,
-        },
-        caller: Caller {
-            display_name: "root".into(),
-            policies: vec!["root".into()],
-            entity_id: String::new(),
-        },
-        request_id: "test".into(),
-    }
+    request(Operation::Read, "missing", "{}")
 }
 
 /// A kv read that, once admitted and instantiated, waits for `go` before running.

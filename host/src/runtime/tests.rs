@@ -14,7 +14,7 @@ fn runtime() -> Arc<Runtime> {
         .unwrap_or_else(|e| panic!("runtime: {e:#}"))
 }
 
-fn kv_wasm() -> &'static [u8] {
+pub(super) fn kv_wasm() -> &'static [u8] {
     crate::plugins::builtin_component("kv").unwrap_or_else(|| panic!("kv is built in"))
 }
 
@@ -24,14 +24,14 @@ async fn load(rt: &Arc<Runtime>, name: &str, wasm: &[u8], limits: Limits) -> Arc
         .unwrap_or_else(|e| panic!("load {name}: {e}"))
 }
 
-fn ctx(backend: &SharedBackend, prefix: &str, mount: &str) -> CallContext {
+pub(super) fn ctx(backend: &SharedBackend, prefix: &str, mount: &str) -> CallContext {
     CallContext {
         storage: View::new(backend.clone(), prefix),
         mount_path: Arc::from(mount),
     }
 }
 
-fn request(op: Operation, path: &str, data: &str) -> Request {
+pub(super) fn request(op: Operation, path: &str, data: &str) -> Request {
     Request {
         operation: op,
         path: path.into(),
