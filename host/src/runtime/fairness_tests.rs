@@ -186,3 +186,47 @@ async fn growth_past_the_host_memory_budget_fails_the_call_and_is_given_back() {
     assert_eq!(rt.memory_budget().used(), 0);
     assert!(plain_read(&rt, &kv, ctx(&backend, "b/")).await.is_ok());
 }
+
+#[test]
+fn long_running_calls_of_a_crowded_mount_wait_out_their_mounts_turn() {
+    let gate = Arc::new(Gate {
+        turns: Arc::new(Semaphore::new(32)),
+        long_running: AtomicUsize::new(0),
+    });
+    let t0 = Instant::now();
+    let at = |ms: u64| t0 + Duration::from_millis(ms);
+    let long_running = || gate.long_running.load(Ordering::Acquire);
+    let mut calls: Vec<CpuShare> = (0..6)
+        .map(|_| {
+            let mut c = CpuShare::new(gate.clone(), 2);
+            c.enter(t0);
+            c
+        })
+        .collect();
+    // A tick soon after the start: not long-running yet (a kv read never gets further).
+    for c in &mut calls {
+        assert_eq!(c.at_tick(at(1)), Duration::ZERO);
+    }
+    assert_eq!(long_running(), 0);
+    // Time in host calls is not guest time: 50 ms awaiting storage or AWS.
+    calls[5].leave(at(2));
+    calls[5].enter(at(52));
+    assert_eq!(calls[5].at_tick(at(53)), Duration::ZERO);
+    assert_eq!(long_running(), 0);
+    // Two long-running calls on two cores: they only yield.
+    assert_eq!(calls[0].at_tick(at(11)), Duration::ZERO);
+    assert_eq!(calls[1].at_tick(at(11)), Duration::ZERO);
+    // Six on two cores: each waits out the other four's share, 4 ticks ÷ 2 cores, and
+    // the wait itself is not guest time.
+    for c in &mut calls[2..] {
+        c.at_tick(at(61));
+    }
+    assert_eq!(long_running(), 6);
+    assert_eq!(calls[0].at_tick(at(21)), EPOCH_TICK * 2);
+    // A call that ends no longer counts.
+    calls.truncate(3);
+    assert_eq!(long_running(), 3);
+    assert_eq!(calls[0].at_tick(at(61)), EPOCH_TICK / 2);
+    calls.clear();
+    assert_eq!(long_running(), 0);
+}

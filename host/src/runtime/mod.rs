@@ -36,13 +36,14 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use sha2::{Digest, Sha256};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, SemaphorePermit};
 use wasmtime::component::{HasSelf, Linker};
 use wasmtime::{
-    Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store, Trap,
+    CallHook, Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store, Trap,
     UpdateDeadline,
 };
 
@@ -85,7 +86,9 @@ pub struct Runtime {
     slots: Semaphore,
     /// Per-mount admission: a call first takes a permit of its mount's gate, and only
     /// then queues for a host slot (see [`Runtime::call`]).
-    gates: std::sync::Mutex<HashMap<GateKey, Arc<Semaphore>>>,
+    gates: std::sync::Mutex<HashMap<GateKey, Arc<Gate>>>,
+    /// Cores the guests share (see [`CpuShare`]).
+    cores: usize,
     budget: Arc<MemoryBudget>,
     limits: Limits,
     clock: Arc<dyn Clock>,
@@ -114,6 +117,8 @@ pub struct CallState {
     memory: MemoryGuard,
     deadline: Instant,
     deadline_hit: bool,
+    /// The call's share of the cores among its mount's calls (`None`: `info()` at load).
+    cpu: Option<CpuShare>,
 }
 
 /// A compiled, linked engine, ready to instantiate.
@@ -242,6 +247,7 @@ impl Runtime {
             cache,
             slots: Semaphore::new(MAX_CONCURRENT_INSTANCES as usize),
             gates: std::sync::Mutex::new(HashMap::new()),
+            cores: std::thread::available_parallelism().map_or(1, usize::from),
             budget: Arc::new(MemoryBudget::new(
                 config.memory_budget.unwrap_or(usize::MAX),
             )),
@@ -484,29 +490,35 @@ impl Runtime {
             let mut gates = self.lock_gates();
             gates
                 .entry(key.clone())
-                .or_insert_with(|| Arc::new(Semaphore::new(limit)))
+                .or_insert_with(|| {
+                    Arc::new(Gate {
+                        turns: Arc::new(Semaphore::new(limit)),
+                        long_running: AtomicUsize::new(0),
+                    })
+                })
                 .clone()
         };
         let deadline = tokio::time::Instant::from_std(started + loaded.limits.timeout);
-        let permit = match tokio::time::timeout_at(deadline, gate.clone().acquire_owned()).await {
-            Ok(Ok(permit)) => permit,
-            Ok(Err(e)) => {
-                self.forget_gate(&key, &gate);
-                return Err(EngineFault::Instantiate {
-                    engine: loaded.name.to_string(),
-                    cause: e.to_string(),
-                });
-            }
-            Err(_) => {
-                self.forget_gate(&key, &gate);
-                return Err(EngineFault::MountBusy {
-                    engine: loaded.name.to_string(),
-                    mount: ctx.mount_path.to_string(),
-                    limit,
-                    waited: started.elapsed(),
-                });
-            }
-        };
+        let permit =
+            match tokio::time::timeout_at(deadline, gate.turns.clone().acquire_owned()).await {
+                Ok(Ok(permit)) => permit,
+                Ok(Err(e)) => {
+                    self.forget_gate(&key, &gate);
+                    return Err(EngineFault::Instantiate {
+                        engine: loaded.name.to_string(),
+                        cause: e.to_string(),
+                    });
+                }
+                Err(_) => {
+                    self.forget_gate(&key, &gate);
+                    return Err(EngineFault::MountBusy {
+                        engine: loaded.name.to_string(),
+                        mount: ctx.mount_path.to_string(),
+                        limit,
+                        waited: started.elapsed(),
+                    });
+                }
+            };
         let mount = MountTurn {
             runtime: self,
             key,
@@ -520,6 +532,15 @@ impl Runtime {
             _host: host,
             _mount: Some(mount),
         })
+    }
+
+    /// The core share of a call admitted with `admission` (none for `info()` at load,
+    /// which runs outside any mount).
+    fn cpu_share(&self, admission: &Admission<'_>) -> Option<CpuShare> {
+        admission
+            ._mount
+            .as_ref()
+            .map(|turn| CpuShare::new(turn.gate.clone(), self.cores))
     }
 
     /// Waits for one of the host's instance slots until `started + timeout`.
@@ -544,7 +565,7 @@ impl Runtime {
         }
     }
 
-    fn lock_gates(&self) -> std::sync::MutexGuard<'_, HashMap<GateKey, Arc<Semaphore>>> {
+    fn lock_gates(&self) -> std::sync::MutexGuard<'_, HashMap<GateKey, Arc<Gate>>> {
         // Every operation under the lock is a single insert, lookup or remove.
         self.gates.lock().unwrap_or_else(|p| p.into_inner())
     }
@@ -552,7 +573,7 @@ impl Runtime {
     /// Drops a mount's gate once nobody holds or waits for it, so the map only holds
     /// gates of mounts with calls in flight. Clones are only made under the lock, so
     /// two references (the map's and `gate`) mean there is no one else.
-    fn forget_gate(&self, key: &GateKey, gate: &Arc<Semaphore>) {
+    fn forget_gate(&self, key: &GateKey, gate: &Arc<Gate>) {
         let mut gates = self.lock_gates();
         if Arc::strong_count(gate) == 2 {
             gates.remove(key);
@@ -565,7 +586,7 @@ impl Runtime {
         self.lock_gates()
             .iter()
             .filter(|(k, _)| k.pool == pool)
-            .map(|(k, gate)| k.limit - gate.available_permits().min(k.limit))
+            .map(|(k, gate)| k.limit - gate.turns.available_permits().min(k.limit))
             .sum()
     }
 
@@ -576,6 +597,7 @@ impl Runtime {
         ctx: CallContext,
         timeout: Duration,
         memory: MemoryGuard,
+        cpu: Option<CpuShare>,
     ) -> CallState {
         CallState {
             storage: ctx.storage,
@@ -589,6 +611,7 @@ impl Runtime {
             memory,
             deadline: Instant::now() + timeout,
             deadline_hit: false,
+            cpu,
         }
     }
 
@@ -598,9 +621,13 @@ impl Runtime {
         loaded: &LoadedEngine,
         ctx: CallContext,
         timeout: Duration,
+        cpu: Option<CpuShare>,
     ) -> Store<CallState> {
         let memory = MemoryGuard::new(loaded.limits.memory_bytes, self.budget.clone());
-        let mut store = Store::new(&self.engine, self.call_state(loaded, ctx, timeout, memory));
+        let mut store = Store::new(
+            &self.engine,
+            self.call_state(loaded, ctx, timeout, memory, cpu),
+        );
         store.limiter(|s| &mut s.memory);
         // Yield to the executor at every tick so a spinning guest never starves other
         // requests, and stop it once its wall-clock deadline has passed. The yield is
@@ -615,10 +642,31 @@ impl Runtime {
                 state.deadline_hit = true;
                 return Ok(UpdateDeadline::Interrupt);
             }
+            let wait = state
+                .cpu
+                .as_mut()
+                .map_or(Duration::ZERO, |c| c.at_tick(Instant::now()));
             Ok(UpdateDeadline::YieldCustom(
                 1,
-                Box::pin(tokio::task::yield_now()),
+                if wait.is_zero() {
+                    Box::pin(tokio::task::yield_now())
+                } else {
+                    Box::pin(tokio::time::sleep(wait))
+                },
             ))
+        });
+        store.call_hook(|mut ctx, hook| {
+            if let Some(cpu) = ctx.data_mut().cpu.as_mut() {
+                match hook {
+                    CallHook::CallingWasm | CallHook::ReturningFromHost => {
+                        cpu.enter(Instant::now())
+                    }
+                    CallHook::CallingHost | CallHook::ReturningFromWasm => {
+                        cpu.leave(Instant::now())
+                    }
+                }
+            }
+            Ok(())
         });
         store.set_epoch_deadline(1);
         store
@@ -633,13 +681,14 @@ impl Runtime {
         loaded: &LoadedEngine,
         ctx: CallContext,
         timeout: Duration,
+        cpu: Option<CpuShare>,
     ) {
         // The guard moves to the new state with the memory (and budget) it holds; the
         // empty one left behind holds nothing.
         let placeholder = MemoryGuard::new(0, self.budget.clone());
         let mut memory = std::mem::replace(&mut store.data_mut().memory, placeholder);
         memory.renew(loaded.limits.memory_bytes);
-        *store.data_mut() = self.call_state(loaded, ctx, timeout, memory);
+        *store.data_mut() = self.call_state(loaded, ctx, timeout, memory, cpu);
         store.set_epoch_deadline(1);
     }
 
@@ -660,7 +709,7 @@ impl Runtime {
             timeout,
             ..loaded.limits
         };
-        let mut store = self.new_store(loaded, ctx, timeout);
+        let mut store = self.new_store(loaded, ctx, timeout, self.cpu_share(&admission));
         let outcome = async {
             let instance = loaded.pre.instantiate_async(&mut store).await?;
             f(&instance, &mut store).await
@@ -698,12 +747,12 @@ impl Runtime {
                 mut store,
                 instance,
             }) => {
-                self.reset(&mut store, loaded, ctx, timeout);
+                self.reset(&mut store, loaded, ctx, timeout, self.cpu_share(&admission));
                 (store, instance)
             }
             None => {
                 loaded.pool.count_instantiation();
-                let mut store = self.new_store(loaded, ctx, timeout);
+                let mut store = self.new_store(loaded, ctx, timeout, self.cpu_share(&admission));
                 match loaded.pre.instantiate_async(&mut store).await {
                     Ok(instance) => (store, instance),
                     Err(e) => return Err(classify(&loaded.name, &limits, store.data(), e)),
@@ -716,6 +765,8 @@ impl Runtime {
                 // instance held through a commit wait is one the next call would have
                 // to instantiate afresh (with 64 writers, most of them).
                 let writes = store.data_mut().take_writes();
+                // A parked instance runs nothing: it no longer counts for its mount.
+                store.data_mut().cpu = None;
                 if pool::reusable(store.data()) {
                     loaded.pool.park(key, Warm { store, instance }, &self.idle);
                 }
@@ -736,11 +787,95 @@ struct GateKey {
     limit: usize,
 }
 
+/// A mount's turns, and how many of its calls have run guest code for more than one
+/// epoch tick (see [`CpuShare`]).
+struct Gate {
+    turns: Arc<Semaphore>,
+    long_running: AtomicUsize,
+}
+
+/// A call's share of the cores, counted per mount. The executor runs its tasks round
+/// robin, so with `k` spinning calls of one mount in its queue every other request waits
+/// behind `k` epoch slices. A call that has run guest code for more than one tick in
+/// all (time in host calls, such as storage or AWS requests, does not count: the call
+/// hook tells guest time from host time) is long-running for its mount. While a mount
+/// has more long-running calls than there are cores, each of them, at every tick, waits
+/// out the time its mount's other calls take (`tick × (k − cores) / cores`) instead of
+/// only yielding. The mount's calls together still keep every core busy when nothing
+/// else wants them, and never hold more than about `cores` places in the executor's
+/// queue, so another mount's request waits for a few slices, not for `k`. Short calls
+/// (a kv read runs tens of µs of guest code) are never slowed.
+pub(crate) struct CpuShare {
+    gate: Arc<Gate>,
+    cores: usize,
+    /// Guest time before the current stretch.
+    used: Duration,
+    /// Start of the current stretch in guest code (`None`: in the host, or not started).
+    since: Option<Instant>,
+    counted: bool,
+}
+
+impl CpuShare {
+    fn new(gate: Arc<Gate>, cores: usize) -> Self {
+        Self {
+            gate,
+            cores,
+            used: Duration::ZERO,
+            since: None,
+            counted: false,
+        }
+    }
+
+    /// The call runs guest code from `now` on.
+    fn enter(&mut self, now: Instant) {
+        self.since = Some(now);
+    }
+
+    /// The call leaves guest code (for the host, or returning) at `now`.
+    fn leave(&mut self, now: Instant) {
+        if let Some(since) = self.since.take() {
+            self.used += now.saturating_duration_since(since);
+        }
+    }
+
+    /// At an epoch tick in guest code: how long the call waits before it runs on.
+    fn at_tick(&mut self, now: Instant) -> Duration {
+        let used = self.used
+            + self
+                .since
+                .map_or(Duration::ZERO, |s| now.saturating_duration_since(s));
+        if used >= EPOCH_TICK && !self.counted {
+            self.counted = true;
+            self.gate.long_running.fetch_add(1, Ordering::AcqRel);
+        }
+        let k = self.gate.long_running.load(Ordering::Acquire);
+        let wait = if !self.counted || k <= self.cores {
+            Duration::ZERO
+        } else {
+            let extra = u32::try_from(k - self.cores).unwrap_or(u32::MAX);
+            let cores = u32::try_from(self.cores).unwrap_or(u32::MAX).max(1);
+            EPOCH_TICK.saturating_mul(extra) / cores
+        };
+        // The wait is not guest time.
+        self.used = used;
+        self.since = Some(now + wait);
+        wait
+    }
+}
+
+impl Drop for CpuShare {
+    fn drop(&mut self) {
+        if self.counted {
+            self.gate.long_running.fetch_sub(1, Ordering::AcqRel);
+        }
+    }
+}
+
 /// A call's turn of its mount; given back (and the gate forgotten when idle) on drop.
 struct MountTurn<'r> {
     runtime: &'r Runtime,
     key: GateKey,
-    gate: Arc<Semaphore>,
+    gate: Arc<Gate>,
     permit: Option<OwnedSemaphorePermit>,
 }
 
