@@ -124,20 +124,24 @@ async fn a_saturated_mount_queues_its_own_calls_and_refuses_them_by_name() {
     assert!(rt.lock_gates().is_empty());
 }
 
+/// The built-in kv, instantiated fresh for every call (so each call's memory is its own).
+async fn fresh_kv(rt: &Arc<Runtime>) -> Arc<LoadedEngine> {
+    rt.load_with_strategy(
+        "kv",
+        kv_wasm(),
+        Limits::default(),
+        &[],
+        Some(InstanceStrategy::Fresh),
+    )
+    .await
+    .unwrap_or_else(|e| panic!("load kv: {e}"))
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn growth_past_the_host_memory_budget_fails_the_call_and_is_given_back() {
     // What one fresh kv instance holds, measured on an unbounded runtime.
     let probe = runtime(None);
-    let kv = probe
-        .load_with_strategy(
-            "kv",
-            kv_wasm(),
-            Limits::default(),
-            &[],
-            Some(InstanceStrategy::Fresh),
-        )
-        .await
-        .unwrap_or_else(|e| panic!("load: {e}"));
+    let kv = fresh_kv(&probe).await;
     let backend: SharedBackend = Arc::new(MemoryBackend::new());
     let (go, rx) = oneshot::channel();
     let (held, one) = tokio::join!(held_read(&probe, &kv, ctx(&backend, "a/"), rx), async {
@@ -155,16 +159,7 @@ async fn growth_past_the_host_memory_budget_fails_the_call_and_is_given_back() {
 
     // Room for one instance, not two.
     let rt = runtime(Some(one + one / 2));
-    let kv = rt
-        .load_with_strategy(
-            "kv",
-            kv_wasm(),
-            Limits::default(),
-            &[],
-            Some(InstanceStrategy::Fresh),
-        )
-        .await
-        .unwrap_or_else(|e| panic!("load under the budget: {e}"));
+    let kv = fresh_kv(&rt).await;
     let (go, rx) = oneshot::channel();
     let (held, second) = tokio::join!(held_read(&rt, &kv, ctx(&backend, "a/"), rx), async {
         until_running(&rt, &ctx(&backend, "a/"), 1).await;
